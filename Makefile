@@ -1,0 +1,35 @@
+# Two commands: `make run` opens the dashboard, `make test` runs everything.
+# Both create or update .venv first, so a fresh clone needs nothing else.
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup run test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(VENV)/bin/distlab
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+test: setup lint
+	$(PY) -m pytest tests/
+	$(VENV)/bin/distlab --ci
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf .distlab reports $(VENV)

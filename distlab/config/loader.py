@@ -1,0 +1,315 @@
+"""Read ``config.toml`` into a ``Config``; every bad value is one line naming
+file, line, section and key, what is wrong, and what is allowed."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import string
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from distlab.config.fields import field_spec
+from distlab.config.schema import (
+    LAYERS,
+    ClusterSettings,
+    Config,
+    GateSpec,
+    NetworkSettings,
+    PostgresSettings,
+    ProjectSettings,
+    SuiteSettings,
+)
+from distlab.errors import ConfigError
+
+# Sections that are one plain table, by name.
+TABLE_SECTIONS: dict[str, type] = {
+    "project": ProjectSettings,
+    "cluster": ClusterSettings,
+    "network": NetworkSettings,
+    "postgres": PostgresSettings,
+}
+SECTIONS = (*TABLE_SECTIONS, "suites", "gates")
+
+COMMAND_PLACEHOLDERS = frozenset(
+    {"id", "index", "port", "peer_port", "advertise_port", "peers", "data_dir", "python", "run_dir"}
+)
+PEER_PLACEHOLDERS = frozenset({"id", "port", "index"})
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_.\-]+)\s*=""")
+
+
+class _Lines:
+    """Finds the line of a section or key in the raw text (tomllib keeps none)."""
+
+    def __init__(self, text: str) -> None:
+        self.sections: dict[tuple[str, ...], int] = {}
+        self.keys: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(line)
+            if header:
+                table = tuple(_split_dotted(header.group(1)))
+                self.sections.setdefault(table, number)
+                continue
+            key = _KEY.match(line)
+            if key:
+                parts = tuple(_split_dotted(key.group(1)))
+                self.keys.setdefault(table + parts, number)
+
+    def of(self, *path: str) -> int:
+        """The line of ``path`` (a key or a table), or of its nearest enclosing table."""
+        for end in range(len(path), 0, -1):
+            sub = path[:end]
+            if sub in self.keys:
+                return self.keys[sub]
+            if sub in self.sections:
+                return self.sections[sub]
+        return 1
+
+
+def _split_dotted(text: str) -> list[str]:
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.\s]+)', text)
+    return [a or b or c for a, b, c in parts]
+
+
+def load(path: str | Path = "config.toml") -> Config:
+    """Load and validate a config file."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such file; create it or pass --config PATH")
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory; --config takes a .toml file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text; a config file is TOML") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e.strerror}") from None
+    return loads(text, str(p))
+
+
+def loads(text: str, path: str = "config.toml") -> Config:
+    """Validate config text; ``path`` is only used in messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        line = re.search(r"at line (\d+)", msg)
+        where = f"{path}:{line.group(1)}" if line else path
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        raise ConfigError(f"{where}: invalid TOML: {reason}") from None
+    return _Builder(text, path).build(raw)
+
+
+class _Builder:
+    def __init__(self, text: str, path: str) -> None:
+        self.lines = _Lines(text)
+        self.path = path
+
+    def fail(self, where: tuple[str, ...], what: str) -> ConfigError:
+        line = self.lines.of(*where)
+        section = ".".join(where[:-1]) if len(where) > 1 else where[0]
+        key = f" {where[-1]}" if len(where) > 1 else ""
+        return ConfigError(f"{self.path}:{line}: [{section}]{key}: {what}")
+
+    def build(self, raw: dict[str, Any]) -> Config:
+        config = Config(path=self.path)
+        for name, value in raw.items():
+            if name not in SECTIONS:
+                line = self.lines.of(name)
+                raise ConfigError(
+                    f"{self.path}:{line}: [{name}]: unknown section; "
+                    f"allowed: {', '.join(SECTIONS)}"
+                )
+            if not isinstance(value, dict):
+                raise self.fail((name,), "must be a table, e.g. [" + name + "]")
+        for name, cls in TABLE_SECTIONS.items():
+            if name in raw:
+                setattr(config, name, self.table(cls, raw[name], (name,)))
+        config.suites = self.suites(raw.get("suites", {}))
+        config.gates = self.gates(raw.get("gates", {}))
+        self.cross_check(config)
+        return config
+
+    def table(self, cls: type, raw: dict[str, Any], where: tuple[str, ...]) -> Any:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key not in fields:
+                allowed = ", ".join(fields)
+                raise self.fail((*where, key), f"unknown key; allowed: {allowed}")
+            values[key] = self.value(hints[key], value, fields[key], (*where, key))
+        return cls(**values)
+
+    def value(self, hint: Any, value: Any, f: dataclasses.Field[Any], where: tuple[str, ...]) -> Any:
+        spec = field_spec(f)
+        origin = get_origin(hint)
+        if origin is Literal:
+            choices = get_args(hint)
+            if value not in choices:
+                listed = " | ".join(str(c) for c in choices)
+                raise self.fail(where, f"{value!r} is not allowed; allowed: {listed}")
+            return value
+        if hint is bool:
+            if not isinstance(value, bool):
+                raise self.fail(where, f"must be true or false, got {_show(value)}")
+            return value
+        if hint is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.fail(where, f"must be a whole number{_range(spec)}, got {_show(value)}")
+            self.check_range(value, spec, where, "a whole number")
+            return value
+        if hint is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self.fail(where, f"must be a number{_range(spec)}, got {_show(value)}")
+            if value != value:  # NaN
+                raise self.fail(where, f"must be a number{_range(spec)}, got nan")
+            self.check_range(value, spec, where, "a number")
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                raise self.fail(where, f"must be a string, got {_show(value)}")
+            return value
+        if origin is list:
+            (item,) = get_args(hint)
+            if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+                raise self.fail(where, f"must be a list of strings, got {_show(value)}")
+            return list(value)
+        if origin is dict:
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise self.fail(where, f"must be a table of strings, got {_show(value)}")
+            return dict(value)
+        if isinstance(hint, types.UnionType):  # pragma: no cover - no such field yet
+            raise self.fail(where, "unsupported type in schema")
+        raise self.fail(where, f"unsupported type in schema: {hint!r}")  # pragma: no cover
+
+    def check_range(self, value: float, spec: Any, where: tuple[str, ...], kind: str) -> None:
+        if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+            raise self.fail(where, f"must be {kind}{_range(spec)}, got {value}")
+
+    def suites(self, raw: dict[str, Any]) -> dict[str, SuiteSettings]:
+        suites: dict[str, SuiteSettings] = {}
+        for layer, table in raw.items():
+            if layer not in LAYERS:
+                raise self.fail(
+                    ("suites", layer), f"unknown layer; allowed: {', '.join(LAYERS)}"
+                )
+            if not isinstance(table, dict):
+                raise self.fail(("suites", layer), f"must be a table, e.g. [suites.{layer}]")
+            suites[layer] = self.table(SuiteSettings, table, ("suites", layer))
+        return suites
+
+    def gates(self, raw: dict[str, Any]) -> list[GateSpec]:
+        gates: list[GateSpec] = []
+        for metric, value in raw.items():
+            where = ("gates", metric)
+            abort = False
+            if isinstance(value, dict):
+                unknown = set(value) - {"threshold", "abort_on_fail"}
+                if unknown:
+                    raise self.fail(
+                        where, f"unknown key {sorted(unknown)[0]!r}; allowed: threshold, abort_on_fail"
+                    )
+                if "threshold" not in value:
+                    raise self.fail(where, 'needs threshold = "< 50" (a condition or a list)')
+                abort = value.get("abort_on_fail", False)
+                if not isinstance(abort, bool):
+                    raise self.fail(where, f"abort_on_fail must be true or false, got {_show(abort)}")
+                value = value["threshold"]
+            conditions = [value] if isinstance(value, str) else value
+            if (
+                not isinstance(conditions, list)
+                or not conditions
+                or not all(isinstance(c, str) for c in conditions)
+            ):
+                raise self.fail(
+                    where, f'must be a condition such as "< 50" or a list of them, got {_show(value)}'
+                )
+            for condition in conditions:
+                self.check_condition(condition, where)
+            gates.append(
+                GateSpec(metric=metric, conditions=list(conditions), abort_on_fail=abort,
+                         line=self.lines.of(*where))
+            )
+        return gates
+
+    def check_condition(self, condition: str, where: tuple[str, ...]) -> None:
+        try:
+            from distlab.gates import parse_condition
+        except ImportError:  # the gates package is optional at this layer
+            return
+        try:
+            parse_condition(condition)
+        except ValueError as e:
+            raise self.fail(where, str(e)) from None
+
+    def cross_check(self, config: Config) -> None:
+        c = config.cluster
+        if c.command:
+            self.check_template(c.command, ("cluster", "command"), COMMAND_PLACEHOLDERS)
+        self.check_template(c.peer_format, ("cluster", "peer_format"), PEER_PLACEHOLDERS)
+        if c.topology == "custom" and not c.links:
+            raise self.fail(
+                ("cluster", "topology"), 'custom topology needs links = ["n1->n2", ...] in [cluster]'
+            )
+        for link in c.links:
+            if not re.fullmatch(r"n\d+\s*(->|<->)\s*n\d+", link):
+                raise self.fail(("cluster", "links"), f'{link!r} is not a link; write "n1->n2" or "n1<->n2"')
+            ids = [int(x) for x in re.findall(r"n(\d+)", link)]
+            if any(i < 1 or i > c.nodes for i in ids):
+                raise self.fail(("cluster", "links"), f"{link!r} names a node outside n1..n{c.nodes}")
+        if c.wiring == "ingress":
+            if not c.ingress_identify:
+                raise self.fail(
+                    ("cluster", "wiring"),
+                    "ingress wiring needs ingress_identify, a regex whose group 1 is the dialler's id",
+                )
+        if c.ingress_identify:
+            try:
+                pattern = re.compile(c.ingress_identify.encode())
+            except re.error as e:
+                raise self.fail(("cluster", "ingress_identify"), f"not a valid regex: {e}") from None
+            if pattern.groups < 1:
+                raise self.fail(
+                    ("cluster", "ingress_identify"), "needs a group, e.g. 'X-Node: (\\w+)'"
+                )
+        if c.health_check == "command" and not c.health_command:
+            raise self.fail(("cluster", "health_command"), 'health_check = "command" needs a command')
+
+    def check_template(self, template: str, where: tuple[str, ...], allowed: frozenset[str]) -> None:
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        except ValueError as e:
+            raise self.fail(where, f"bad template: {e}; use {{name}}, and {{{{ }}}} for braces") from None
+        for name in names:
+            if name not in allowed:
+                shown = "{" + name + "}" if name else "{}"
+                raise self.fail(
+                    where, f"unknown placeholder {shown}; allowed: " + " ".join(
+                        "{" + a + "}" for a in sorted(allowed))
+                )
+
+
+def _range(spec: Any) -> str:
+    if spec.min is not None and spec.max is not None:
+        lo = int(spec.min) if float(spec.min).is_integer() else spec.min
+        hi = int(spec.max) if float(spec.max).is_integer() else spec.max
+        return f" from {lo} to {hi}"
+    if spec.min is not None:
+        return f" >= {spec.min}"
+    if spec.max is not None:
+        return f" <= {spec.max}"
+    return ""
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= 40 else text[:37] + "..."

