@@ -29,7 +29,9 @@ def parse_seed(text: str) -> int:
     try:
         value = int(text.strip(), 0)
     except ValueError:
-        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {text!r}") from None
+        raise ValueError(
+            f"seed must be a whole number from 0 to {MAX_SEED}, got {text!r}"
+        ) from None
     if not 0 <= value <= MAX_SEED:
         raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {text!r}")
     return value

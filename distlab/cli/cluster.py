@@ -9,8 +9,12 @@ from distlab.errors import UsageError
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser('cluster', help='start the configured cluster by hand (distlab cluster up)', description='Start the configured cluster by hand (distlab cluster up).')
-    p.set_defaults(command='cluster')
+    p = sub.add_parser(
+        "cluster",
+        help="start the configured cluster by hand (distlab cluster up)",
+        description="Start the configured cluster by hand (distlab cluster up).",
+    )
+    p.set_defaults(command="cluster")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,8 +9,12 @@ from distlab.errors import UsageError
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser('doctor', help='check this machine can run the lab (Python, packages, PostgreSQL, ports, config)', description='Check this machine can run the lab (python, packages, postgresql, ports, config).')
-    p.set_defaults(command='doctor')
+    p = sub.add_parser(
+        "doctor",
+        help="check this machine can run the lab (Python, packages, PostgreSQL, ports, config)",
+        description="Check this machine can run the lab (python, packages, postgresql, ports, config).",
+    )
+    p.set_defaults(command="doctor")
 
 
 def run(args: argparse.Namespace) -> int:

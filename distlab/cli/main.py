@@ -69,12 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_global_options(parser)
     run = parser.add_argument_group("headless run (--ci)")
-    run.add_argument("--ci", action="store_true", help="run headless: plain progress, JUnit XML, summary.json")
+    run.add_argument(
+        "--ci", action="store_true", help="run headless: plain progress, JUnit XML, summary.json"
+    )
     run.add_argument("--layers", metavar="L,L", help="only these layers, e.g. unit,chaos")
-    run.add_argument("--junit-xml", metavar="PATH", help="JUnit XML path (default: reports/junit.xml)")
+    run.add_argument(
+        "--junit-xml", metavar="PATH", help="JUnit XML path (default: reports/junit.xml)"
+    )
     run.add_argument("--long", action="store_true", help="run chaos scenarios at full length")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module_name in COMMANDS.items():
+    for _name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         module.add_parser(sub)
     return parser
@@ -82,10 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", metavar="PATH", default="config.toml", help="config file (default: ./config.toml)"
+        "--config",
+        metavar="PATH",
+        default="config.toml",
+        help="config file (default: ./config.toml)",
     )
     parser.add_argument(
-        "--seed", metavar="N", type=_seed, help="root seed for every random choice (default: random, printed)"
+        "--seed",
+        metavar="N",
+        type=_seed,
+        help="root seed for every random choice (default: random, printed)",
     )
     parser.add_argument("--version", action="version", version=f"distlab {__version__}")
 

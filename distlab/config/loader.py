@@ -123,8 +123,7 @@ class _Builder:
             if name not in SECTIONS:
                 line = self.lines.of(name)
                 raise ConfigError(
-                    f"{self.path}:{line}: [{name}]: unknown section; "
-                    f"allowed: {', '.join(SECTIONS)}"
+                    f"{self.path}:{line}: [{name}]: unknown section; allowed: {', '.join(SECTIONS)}"
                 )
             if not isinstance(value, dict):
                 raise self.fail((name,), "must be a table, e.g. [" + name + "]")
@@ -147,7 +146,9 @@ class _Builder:
             values[key] = self.value(hints[key], value, fields[key], (*where, key))
         return cls(**values)
 
-    def value(self, hint: Any, value: Any, f: dataclasses.Field[Any], where: tuple[str, ...]) -> Any:
+    def value(
+        self, hint: Any, value: Any, f: dataclasses.Field[Any], where: tuple[str, ...]
+    ) -> Any:
         spec = field_spec(f)
         origin = get_origin(hint)
         if origin is Literal:
@@ -192,16 +193,16 @@ class _Builder:
         raise self.fail(where, f"unsupported type in schema: {hint!r}")  # pragma: no cover
 
     def check_range(self, value: float, spec: Any, where: tuple[str, ...], kind: str) -> None:
-        if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+        if (spec.min is not None and value < spec.min) or (
+            spec.max is not None and value > spec.max
+        ):
             raise self.fail(where, f"must be {kind}{_range(spec)}, got {value}")
 
     def suites(self, raw: dict[str, Any]) -> dict[str, SuiteSettings]:
         suites: dict[str, SuiteSettings] = {}
         for layer, table in raw.items():
             if layer not in LAYERS:
-                raise self.fail(
-                    ("suites", layer), f"unknown layer; allowed: {', '.join(LAYERS)}"
-                )
+                raise self.fail(("suites", layer), f"unknown layer; allowed: {', '.join(LAYERS)}")
             if not isinstance(table, dict):
                 raise self.fail(("suites", layer), f"must be a table, e.g. [suites.{layer}]")
             suites[layer] = self.table(SuiteSettings, table, ("suites", layer))
@@ -216,13 +217,16 @@ class _Builder:
                 unknown = set(value) - {"threshold", "abort_on_fail"}
                 if unknown:
                     raise self.fail(
-                        where, f"unknown key {sorted(unknown)[0]!r}; allowed: threshold, abort_on_fail"
+                        where,
+                        f"unknown key {sorted(unknown)[0]!r}; allowed: threshold, abort_on_fail",
                     )
                 if "threshold" not in value:
                     raise self.fail(where, 'needs threshold = "< 50" (a condition or a list)')
                 abort = value.get("abort_on_fail", False)
                 if not isinstance(abort, bool):
-                    raise self.fail(where, f"abort_on_fail must be true or false, got {_show(abort)}")
+                    raise self.fail(
+                        where, f"abort_on_fail must be true or false, got {_show(abort)}"
+                    )
                 value = value["threshold"]
             conditions = [value] if isinstance(value, str) else value
             if (
@@ -231,13 +235,18 @@ class _Builder:
                 or not all(isinstance(c, str) for c in conditions)
             ):
                 raise self.fail(
-                    where, f'must be a condition such as "< 50" or a list of them, got {_show(value)}'
+                    where,
+                    f'must be a condition such as "< 50" or a list of them, got {_show(value)}',
                 )
             for condition in conditions:
                 self.check_condition(condition, where)
             gates.append(
-                GateSpec(metric=metric, conditions=list(conditions), abort_on_fail=abort,
-                         line=self.lines.of(*where))
+                GateSpec(
+                    metric=metric,
+                    conditions=list(conditions),
+                    abort_on_fail=abort,
+                    line=self.lines.of(*where),
+                )
             )
         return gates
 
@@ -258,43 +267,58 @@ class _Builder:
         self.check_template(c.peer_format, ("cluster", "peer_format"), PEER_PLACEHOLDERS)
         if c.topology == "custom" and not c.links:
             raise self.fail(
-                ("cluster", "topology"), 'custom topology needs links = ["n1->n2", ...] in [cluster]'
+                ("cluster", "topology"),
+                'custom topology needs links = ["n1->n2", ...] in [cluster]',
             )
         for link in c.links:
             if not re.fullmatch(r"n\d+\s*(->|<->)\s*n\d+", link):
-                raise self.fail(("cluster", "links"), f'{link!r} is not a link; write "n1->n2" or "n1<->n2"')
+                raise self.fail(
+                    ("cluster", "links"), f'{link!r} is not a link; write "n1->n2" or "n1<->n2"'
+                )
             ids = [int(x) for x in re.findall(r"n(\d+)", link)]
             if any(i < 1 or i > c.nodes for i in ids):
-                raise self.fail(("cluster", "links"), f"{link!r} names a node outside n1..n{c.nodes}")
-        if c.wiring == "ingress":
-            if not c.ingress_identify:
                 raise self.fail(
-                    ("cluster", "wiring"),
-                    "ingress wiring needs ingress_identify, a regex whose group 1 is the dialler's id",
+                    ("cluster", "links"), f"{link!r} names a node outside n1..n{c.nodes}"
                 )
+        if c.wiring == "ingress" and not c.ingress_identify:
+            raise self.fail(
+                ("cluster", "wiring"),
+                "ingress wiring needs ingress_identify, a regex whose group 1 is the dialler's id",
+            )
         if c.ingress_identify:
             try:
                 pattern = re.compile(c.ingress_identify.encode())
             except re.error as e:
-                raise self.fail(("cluster", "ingress_identify"), f"not a valid regex: {e}") from None
+                raise self.fail(
+                    ("cluster", "ingress_identify"), f"not a valid regex: {e}"
+                ) from None
             if pattern.groups < 1:
                 raise self.fail(
                     ("cluster", "ingress_identify"), "needs a group, e.g. 'X-Node: (\\w+)'"
                 )
         if c.health_check == "command" and not c.health_command:
-            raise self.fail(("cluster", "health_command"), 'health_check = "command" needs a command')
+            raise self.fail(
+                ("cluster", "health_command"), 'health_check = "command" needs a command'
+            )
 
-    def check_template(self, template: str, where: tuple[str, ...], allowed: frozenset[str]) -> None:
+    def check_template(
+        self, template: str, where: tuple[str, ...], allowed: frozenset[str]
+    ) -> None:
         try:
-            names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+            names = [
+                name for _, name, _, _ in string.Formatter().parse(template) if name is not None
+            ]
         except ValueError as e:
-            raise self.fail(where, f"bad template: {e}; use {{name}}, and {{{{ }}}} for braces") from None
+            raise self.fail(
+                where, f"bad template: {e}; use {{name}}, and {{{{ }}}} for braces"
+            ) from None
         for name in names:
             if name not in allowed:
                 shown = "{" + name + "}" if name else "{}"
                 raise self.fail(
-                    where, f"unknown placeholder {shown}; allowed: " + " ".join(
-                        "{" + a + "}" for a in sorted(allowed))
+                    where,
+                    f"unknown placeholder {shown}; allowed: "
+                    + " ".join("{" + a + "}" for a in sorted(allowed)),
                 )
 
 

@@ -117,7 +117,9 @@ class SuiteSettings:
     timeout_s: float = spec(
         600.0, help="the whole layer is killed after this many seconds", min=1, max=86400
     )
-    reruns: int = spec(0, help="rerun failed tests this often to tell flaky from failed", min=0, max=10)
+    reruns: int = spec(
+        0, help="rerun failed tests this often to tell flaky from failed", min=0, max=10
+    )
     markers: str = spec("", help="a pytest -m expression to select tests")
     order: int = spec(0, help="layers run in ascending order", min=0, max=1000)
     parallel: bool = spec(False, help="may run at the same time as other parallel layers")
