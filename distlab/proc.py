@@ -64,7 +64,7 @@ def spawn(
     user: str | int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` in its own session; it is killed if we die."""
-    proc = subprocess.Popen(  # noqa: S603 - argv comes from the user's own config
+    proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
         stdout=stdout,
