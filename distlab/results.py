@@ -57,10 +57,13 @@ class TestResult:
 
 @dataclass
 class Metric:
+    """One measurement from the ``metric`` fixture; a name may have many samples."""
+
     name: str
     value: float
     unit: str = ""
     nodeid: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,0 +1,46 @@
+"""Planted bugs, switched on by ``REFSYS_BUGS=name,name`` (off by default).
+
+Each is a realistic mistake that the suites must catch; see
+docs/planted-bugs.md for which test catches which. Code asks ``enabled(name)``
+at the point where the mistake would be made.
+"""
+
+from __future__ import annotations
+
+import os
+
+BUGS_ENV = "REFSYS_BUGS"
+
+KNOWN: dict[str, str] = {
+    # Raft KV nodes
+    "stale-read": "followers answer reads from local state",
+    "lost-ack": "the leader acknowledges a write before a majority has it",
+    "split-brain": "no step-down without quorum, and elections that do not need a majority",
+    "no-fsync": "the log is not persisted; a restarted node forgets acknowledged entries",
+    "lost-context": "trace context is dropped on node-to-node calls",
+    "registry-no-sync": "registrations made during a partition never reach the other side after heal",
+    # PostgreSQL work queue and infrastructure
+    "double-claim": "claims select, then update, with no row lock",
+    "lost-on-crash": "a crashed processor's claims are never reclaimed",
+    "retry-forever": "failed records are retried with no limit",
+    "bucket-leak": "the rate limiter refills too fast under concurrency",
+}
+
+
+def active(env: str | None = None) -> frozenset[str]:
+    """The bugs switched on (from ``env`` or ``$REFSYS_BUGS``); unknown names are an error."""
+    text = os.environ.get(BUGS_ENV, "") if env is None else env
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(names - KNOWN.keys())
+    if unknown:
+        raise ValueError(
+            f"{BUGS_ENV}: unknown bug {unknown[0]!r}; known: {', '.join(sorted(KNOWN))}"
+        )
+    return names
+
+
+def enabled(name: str) -> bool:
+    """Whether the planted bug ``name`` is switched on in this process."""
+    if name not in KNOWN:
+        raise KeyError(f"not a planted bug: {name!r}")
+    return name in active()
