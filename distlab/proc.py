@@ -62,8 +62,15 @@ def spawn(
     death_signal: int = signal.SIGKILL,
     label: str = "",
     user: str | int | None = None,
+    group: str | int | None = None,
+    extra_groups: Sequence[str | int] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in its own session; it is killed if we die."""
+    """Start ``argv`` in its own session; it is killed if we die.
+
+    ``user``/``group``/``extra_groups`` drop privileges (root only); they are
+    applied before the death signal is armed, because a credential change
+    clears it.
+    """
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
@@ -74,6 +81,8 @@ def spawn(
         start_new_session=True,
         preexec_fn=_die_with_parent(death_signal),
         user=user,
+        group=group,
+        extra_groups=extra_groups,
     )
     if run_dir is not None:
         record_pid(run_dir, proc.pid, label or os.path.basename(argv[0]))
