@@ -78,26 +78,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--long", action="store_true", help="run chaos scenarios at full length")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for _name, module_name in COMMANDS.items():
+    for module_name in COMMANDS.values():
         module = importlib.import_module(module_name)
         module.add_parser(sub)
+    # --config and --seed work before or after the command; SUPPRESS keeps a
+    # value given before the command from being reset by the subparser.
+    for command_parser in sub.choices.values():
+        add_global_options(command_parser, suppress_defaults=True)
     return parser
 
 
-def add_global_options(parser: argparse.ArgumentParser) -> None:
+def add_global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool = False) -> None:
+    """--config, --seed and --version, on the top-level parser and every command."""
     parser.add_argument(
         "--config",
         metavar="PATH",
-        default="config.toml",
+        default=argparse.SUPPRESS if suppress_defaults else "config.toml",
         help="config file (default: ./config.toml)",
     )
     parser.add_argument(
         "--seed",
         metavar="N",
         type=_seed,
+        default=argparse.SUPPRESS if suppress_defaults else None,
         help="root seed for every random choice (default: random, printed)",
     )
-    parser.add_argument("--version", action="version", version=f"distlab {__version__}")
+    if not suppress_defaults:
+        parser.add_argument("--version", action="version", version=f"distlab {__version__}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -298,7 +298,8 @@ class _Builder:
                 )
         if c.health_check == "command" and not c.health_command:
             raise self.fail(
-                ("cluster", "health_command"), 'health_check = "command" needs a command'
+                ("cluster", "health_check"),
+                '"command" needs health_command, a command that exits 0 when the node is up',
             )
 
     def check_template(
