@@ -3,32 +3,41 @@
 Every process distlab starts (nodes, proxies, PostgreSQL, workers) goes
 through ``spawn``: it gets its own session (so a signal reaches its whole
 process group and Ctrl-C in the terminal reaches only us), asks the kernel
-to kill it if its parent dies (``PR_SET_PDEATHSIG`` on Linux), and its pid
-is recorded in the run's ``pids`` file so a later run can reap it if all
-else failed (``reap_orphans``).
+to kill it if its parent dies (``PR_SET_PDEATHSIG`` on Linux), is registered
+with the *guardian* (a tiny process that SIGKILLs every registered process
+group when its pipe to us closes, so a node's own children die too, see
+``distlab/cluster/guardian.py``), and its pid is recorded in the run's
+``pids`` file so a later run can reap it if all else failed
+(``reap_orphans``).
 
-Caveat: PDEATHSIG fires when the *thread* that forked exits, so spawn from
-a thread that lives as long as the child (the main thread, or a long-lived
-service thread).
+PDEATHSIG fires when the *thread* that forked exits, not the process. So a
+``spawn`` called from any thread but the main one is handed to one
+long-lived spawner thread: a node restarted by a short-lived nemesis thread
+must not die when that thread ends.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import psutil
 
 PR_SET_PDEATHSIG = 1
 PIDS_FILE = "pids"
+GUARDIAN_SCRIPT = Path(__file__).with_name("cluster") / "guardian.py"
 _pids_lock = threading.Lock()
+T = TypeVar("T")
 
 
 def _libc() -> Any:
@@ -51,6 +60,117 @@ def _die_with_parent(sig: int) -> Any:
     return preexec
 
 
+class _Spawner:
+    """One daemon thread that forks on behalf of threads that may end early."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
+        self._jobs = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        if threading.current_thread() is threading.main_thread():
+            return fn()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._serve, name="distlab-spawner", daemon=True
+                )
+                self._thread.start()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((fn, future))
+        return future.result()
+
+    def _serve(self) -> None:
+        while True:
+            fn, future = self._jobs.get()
+            try:
+                future.set_result(fn())
+            except BaseException as e:  # handed back to the caller's thread
+                future.set_exception(e)
+
+
+class _Guardian:
+    """The owner's side of the guardian process (started on first use)."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._groups: dict[int, str] = {}
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget_in_child)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def add(self, pgid: int) -> None:
+        started = _start_ticks(pgid)
+        if started is None:
+            return  # already gone
+        with self._lock:
+            self._groups[pgid] = started
+            self._send(f"add {pgid} {started}\n")
+
+    def remove(self, pgid: int) -> None:
+        with self._lock:
+            if self._groups.pop(pgid, None) is not None:
+                self._send(f"del {pgid}\n")
+
+    def _send(self, line: str) -> None:
+        for _attempt in range(2):
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+            assert self._proc is not None and self._proc.stdin is not None
+            try:
+                self._proc.stdin.write(line.encode())
+                self._proc.stdin.flush()
+                return
+            except (BrokenPipeError, ValueError):
+                self._proc = None  # it died; a new one gets every live group below
+
+    def _start(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(GUARDIAN_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        assert self._proc.stdin is not None
+        for pgid, started in self._groups.items():
+            self._proc.stdin.write(f"add {pgid} {started}\n".encode())
+        self._proc.stdin.flush()
+
+    def _forget_in_child(self) -> None:
+        # A forked child (multiprocessing) must not keep the owner's guardian pipe
+        # open, or the guardian would outlive the owner by that child's lifetime.
+        if self._proc is not None and self._proc.stdin is not None:
+            try:
+                os.close(self._proc.stdin.fileno())
+            except OSError:
+                pass
+        self._proc = None
+        self._groups = {}
+        self._lock = threading.Lock()
+
+
+_spawner = _Spawner()
+_guardian = _Guardian()
+# pgid -> label of every process group this process spawned, for ``leaked``.
+_spawned: dict[int, tuple[float, str]] = {}
+
+
+def _start_ticks(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[19].decode() if len(fields) > 19 else None
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -64,29 +184,49 @@ def spawn(
     user: str | int | None = None,
     group: str | int | None = None,
     extra_groups: Sequence[str | int] | None = None,
+    guard: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in its own session; it is killed if we die.
+    """Start ``argv`` in its own session; it and its process group die if we die.
 
     ``user``/``group``/``extra_groups`` drop privileges (root only); they are
     applied before the death signal is armed, because a credential change
-    clears it.
+    clears it. ``guard=False`` leaves the group out of the guardian (PDEATHSIG
+    and the pid record still apply).
     """
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=stderr,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        start_new_session=True,
-        preexec_fn=_die_with_parent(death_signal),
-        user=user,
-        group=group,
-        extra_groups=extra_groups,
-    )
+
+    def fork() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(death_signal),
+            user=user,
+            group=group,
+            extra_groups=extra_groups,
+        )
+
+    proc = _spawner.call(fork)
+    name = label or os.path.basename(argv[0])
+    _spawned[proc.pid] = (time.time(), name)
+    if guard:
+        _guardian.add(proc.pid)
     if run_dir is not None:
-        record_pid(run_dir, proc.pid, label or os.path.basename(argv[0]))
+        record_pid(run_dir, proc.pid, name)
     return proc
+
+
+def release(proc: subprocess.Popen[bytes] | int) -> None:
+    """Tell the guardian a group is gone (call after the leader was reaped)."""
+    _guardian.remove(proc if isinstance(proc, int) else proc.pid)
+
+
+def guardian_pid() -> int | None:
+    """The guardian's pid, if it was started (tests and the leak check use it)."""
+    return _guardian.pid
 
 
 def record_pid(run_dir: Path, pid: int, label: str) -> None:
@@ -106,6 +246,60 @@ def kill_group(proc: subprocess.Popen[bytes] | int, sig: int = signal.SIGKILL) -
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace_s: float) -> int:
+    """SIGTERM the group, SIGKILL it after ``grace_s``; reap the leader; its exit status.
+
+    A stopped (SIGSTOPped) group is continued so that it can act on SIGTERM.
+    Whatever is left of the group after the leader exits is killed too.
+    """
+    if proc.poll() is None:
+        kill_group(proc, signal.SIGTERM)
+        kill_group(proc, signal.SIGCONT)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    kill_group(proc, signal.SIGKILL)
+    code = proc.wait()
+    release(proc)
+    return code
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    """Live (not zombie) processes in process group ``pgid``."""
+    members = []
+    for p in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(p.pid) == pgid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(p)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return members
+
+
+def leaked(pgids: Iterable[int] | None = None) -> list[str]:
+    """Processes still alive in groups this process spawned: one line each.
+
+    The leak check at the end of a test session calls this; an empty list
+    means everything ``spawn`` started is gone.
+    """
+    wanted = set(_spawned if pgids is None else pgids)
+    if not wanted:
+        return []
+    lines = []
+    for p in psutil.process_iter(["status", "name", "cmdline"]):
+        try:
+            pgid = os.getpgid(p.pid)
+        except (ProcessLookupError, PermissionError):
+            continue
+        if pgid not in wanted or p.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        label = _spawned.get(pgid, (0.0, "?"))[1]
+        cmd = " ".join(p.info["cmdline"] or [p.info["name"] or "?"])[:120]
+        lines.append(f"pid {p.pid} ({label}, group {pgid}): {cmd}")
+    return lines
 
 
 def reap_orphans(runs_root: Path) -> list[str]:
