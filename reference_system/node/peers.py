@@ -1,0 +1,139 @@
+"""Node-to-node transport: one outbound connection per peer, inbound connections only read.
+
+Each node sends to a peer only over the connection it dialled itself, and
+receives only on connections peers dialled to it. A reply (a Raft response or
+the answer to a forwarded request) therefore travels over the *replier's*
+outbound connection. That keeps every byte from A to B on the A->B link, so a
+fault proxy that cuts one direction of one link affects exactly that traffic.
+
+Sending never blocks the node: frames are written to the socket's buffer, and
+dropped when the link is down or its buffer is over ``MAX_BUFFERED`` (Raft
+resends what matters). A fault proxy in blackhole mode can drop bytes in the
+middle of a frame; the receiver then sees garbage, treats any undecodable peer
+frame as a broken connection and closes it, and the sender dials again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from reference_system import codec
+
+log = logging.getLogger("reference_system.node.peers")
+
+MAX_BUFFERED = 8 << 20
+RECONNECT_MIN_S = 0.02
+RECONNECT_MAX_S = 0.5
+CONNECT_TIMEOUT_S = 1.0
+
+
+class PeerLink:
+    """The outbound connection from this node to one peer, re-dialled when it breaks."""
+
+    def __init__(self, peer: str, address: tuple[str, int]) -> None:
+        self.peer = peer
+        self.address = address
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.dropped = 0
+
+    @property
+    def connected(self) -> bool:
+        """Whether frames sent now will at least reach the socket."""
+        return self._writer is not None and not self._writer.is_closing()
+
+    def start(self) -> None:
+        """Start dialling (and re-dialling) in the background."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"link-{self.peer}")
+
+    def send(self, frame: bytes) -> bool:
+        """Queue one encoded frame; False if it was dropped (link down or backed up)."""
+        w = self._writer
+        if w is None or w.is_closing():
+            self.dropped += 1
+            return False
+        if w.transport.get_write_buffer_size() > MAX_BUFFERED:
+            self.dropped += 1
+            return False
+        w.write(frame)
+        return True
+
+    async def _run(self) -> None:
+        delay = RECONNECT_MIN_S
+        while not self._closing:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(*self.address), CONNECT_TIMEOUT_S
+                )
+            except (OSError, TimeoutError):
+                await asyncio.sleep(delay)
+                delay = min(RECONNECT_MAX_S, delay * 2)
+                continue
+            delay = RECONNECT_MIN_S
+            self._writer = writer
+            try:
+                # Nothing comes back on an outbound link; reading only tells us it closed.
+                while await reader.read(65536):
+                    pass
+            except (OSError, ConnectionError):
+                pass
+            finally:
+                self._writer = None
+                writer.close()
+            await asyncio.sleep(RECONNECT_MIN_S)
+
+    async def close(self) -> None:
+        """Stop dialling and close the connection."""
+        self._closing = True
+        if self._writer is not None:
+            self._writer.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class PeerServer:
+    """Accepts connections from peers and hands every decoded frame to ``on_frame``."""
+
+    def __init__(self, on_frame: Callable[[dict[str, Any]], None]) -> None:
+        self.on_frame = on_frame
+        self._server: asyncio.base_events.Server | None = None
+        self._conns: set[asyncio.StreamWriter] = set()
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen on ``host:port``."""
+        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._conns.add(writer)
+        decoder = codec.FrameDecoder(codec.MAX_PEER_FRAME)
+        try:
+            while data := await reader.read(1 << 18):
+                for frame in decoder.feed(data):
+                    if isinstance(frame, codec.MalformedFrame):
+                        raise frame
+                    try:
+                        self.on_frame(frame)
+                    except Exception:  # a bad frame must not take the node down
+                        log.exception("dropping a peer frame that could not be handled")
+        except (codec.FrameError, OSError, ConnectionError) as exc:
+            log.info("closing a peer connection: %s", exc)
+        finally:
+            self._conns.discard(writer)
+            writer.close()
+
+    async def close(self) -> None:
+        """Stop listening and close every inbound connection."""
+        if self._server is not None:
+            self._server.close()
+        for w in list(self._conns):
+            w.close()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
