@@ -83,7 +83,9 @@ def reference_value(condition: Condition, samples: Sequence[float]) -> float | N
     return math.fsum(samples) / len(samples)
 
 
-def observed_value(condition: Condition, samples: Sequence[float], threshold: float) -> float | None:
+def observed_value(
+    condition: Condition, samples: Sequence[float], threshold: float
+) -> float | None:
     """The value a condition is judged on, given the threshold it is compared with."""
     if condition.aggregate:
         return aggregate(condition.aggregate, samples, condition.percentile)

@@ -127,7 +127,9 @@ def _unknown(
 ) -> GateVerdict:
     layer = run.layer(ref.layer)
     if ref.layer in LAYERS and (layer is None or layer.outcome == "not-run"):
-        why = f"layer {ref.layer!r} did not run" + (f" ({layer.reason})" if layer and layer.reason else "")
+        why = f"layer {ref.layer!r} did not run" + (
+            f" ({layer.reason})" if layer and layer.reason else ""
+        )
         return _verdict(gate, name, text, None, True, NOT_EVALUATED + why)
     close = difflib.get_close_matches(ref.name, known, n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
@@ -180,4 +182,8 @@ def _verdict(
 def _num(value: float) -> str:
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:.4g}" if abs(value) < 1e-3 or abs(value) >= 1e6 else f"{value:.4f}".rstrip("0").rstrip(".")
+    return (
+        f"{value:.4g}"
+        if abs(value) < 1e-3 or abs(value) >= 1e6
+        else f"{value:.4f}".rstrip("0").rstrip(".")
+    )

@@ -96,7 +96,8 @@ class Neg:
     operand: Expr
 
     def __str__(self) -> str:
-        return f"-{self.operand}"
+        inner = f"({self.operand})" if isinstance(self.operand, BinOp) else str(self.operand)
+        return f"-{inner}"
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,13 @@ Expr = Num | Baseline | Neg | BinOp
 
 
 def _wrap(node: Expr, parent_op: str, right: bool) -> str:
-    """Parenthesise a child only where precedence or associativity needs it."""
+    """Parenthesise a child where precedence or left-to-right grouping needs it,
+    so that printing and parsing again gives the very same tree."""
     if isinstance(node, BinOp):
-        weaker = node.op in "+-" and parent_op in "*/"
-        if weaker or (right and parent_op in "-/"):
+        strength = {"+": 1, "-": 1, "*": 2, "/": 2}
+        if strength[node.op] < strength[parent_op] or (
+            right and strength[node.op] == strength[parent_op]
+        ):
             return f"({node})"
     return str(node)
 
