@@ -1,0 +1,53 @@
+"""Helpers for the cluster tests: echo-node settings and a line client."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from distlab.config.schema import ClusterSettings
+
+ECHO_NODE = Path(__file__).with_name("echo_node.py")
+ECHO_COMMAND = (
+    f"{{python}} -S {ECHO_NODE} --id {{id}} --port {{port}} --peer-port {{peer_port}} "
+    "--peers {peers} --data-dir {data_dir}"
+)
+# Ingress proxies learn who dials from the echo node's first line.
+ECHO_IDENTIFY = r"^HELLO (n\d+)\n"
+
+
+def echo_settings(extra_args: str = "", **overrides: Any) -> ClusterSettings:
+    """Cluster settings that run the echo node; ``overrides`` replace fields."""
+    base = ClusterSettings(
+        nodes=3,
+        command=ECHO_COMMAND + (" " + extra_args if extra_args else ""),
+        ingress_identify=ECHO_IDENTIFY,
+        start_timeout_s=10.0,
+        stop_grace_s=2.0,
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+def ask(address: tuple[str, int], line: str, timeout: float = 5.0) -> str:
+    """Send one command line to an echo node's client port and return its reply line."""
+    with socket.create_connection(address, timeout=timeout) as s:
+        s.sendall(line.encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    return reply.decode().strip()
+
+
+def reachable(cluster: Any, timeout_ms: int = 300) -> set[tuple[str, str]]:
+    """The measured connectivity: every (src, dst) where src reached dst just now."""
+    pairs = set()
+    for src in cluster.ids:
+        answer = json.loads(ask(cluster.client_address(src), f"PROBEALL {timeout_ms}"))
+        pairs |= {(src, dst) for dst, ok in answer.items() if ok}
+    return pairs
