@@ -23,9 +23,9 @@ from distlab.cluster.command import PeerEntry, node_values, render_command, rend
 from distlab.cluster.monitor import Monitor
 from distlab.cluster.node import Node, NodeSpec, NodeState, environment
 from distlab.cluster.ports import HOST, ClosedPort, PortAllocator
-from distlab.cluster.topology import Link, node_ids, peer_links
 from distlab.config.schema import ClusterSettings, NetworkSettings
 from distlab.errors import LabError, UsageError
+from distlab.net.topology import Link, links_for
 
 if TYPE_CHECKING:
     from distlab.net import Network
@@ -68,8 +68,9 @@ class Cluster:
         self.run_dir = Path(run_dir)
         self.seed = seed
         self.direct = direct
-        self.ids: list[str] = node_ids(count)
-        self.links: set[Link] = peer_links(settings.topology, self.ids, settings.links)
+        self.ids: list[str] = [f"n{i}" for i in range(1, count + 1)]
+        # Which peer links exist (a pure function of the net package; imports no proxies).
+        self.links: set[Link] = set(links_for(settings.topology, self.ids, settings.links))
         self.net: Network | None = None
         self.name = name or ""
         self.dir = Path()
