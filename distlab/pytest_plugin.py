@@ -1,9 +1,203 @@
 """distlab's pytest plugin (registered through the ``pytest11`` entry point).
 
+It registers the layer markers, loads the fixture modules, and sends live
+events (collection, test start, test end, metrics) out of the pytest process
+to ``DISTLAB_EVENTS``. pytest-json-report cannot stream -- it writes only at
+session end -- so the live feed is our own hooks; the JSON report stays the
+final word, and this plugin adds the metrics and the seed to it.
+
 Fixtures live one area per module in ``distlab.fixtures``; pytest loads the
 modules listed here as plugins of their own.
 """
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = []
+import os
+from typing import Any
+
+import pytest
+
+from distlab import events
+from distlab.seeds import SEED_ENV, new_root_seed
+
+pytest_plugins: list[str] = ["distlab.fixtures.metric", "distlab.fixtures.run", "distlab.fixtures.pg"]
+
+LAYER_ENV = "DISTLAB_LAYER"
+# The user property that marks a test which hit a LabError.
+LAB_ERROR_PROPERTY = "distlab_lab_error"
+
+MARKERS = {
+    "unit": "fast tests of one piece, no processes or sockets",
+    "concurrency": "threads, asyncio and processes racing on one machine",
+    "distributed": "a cluster of real node processes",
+    "chaos": "faults injected into a running cluster",
+    "performance": "throughput and latency measured and recorded as metrics",
+    "slow": "takes long; deselect with -m 'not slow'",
+}
+
+# A failure report longer than this is cut: the event is for a live view and
+# the JSON report keeps the whole text.
+_MAX_TEXT = 16_000
+
+
+def _cut(text: str) -> str:
+    if len(text) <= _MAX_TEXT:
+        return text
+    return text[: _MAX_TEXT // 2] + "\n... (cut) ...\n" + text[-_MAX_TEXT // 2 :]
+
+
+class LiveEvents:
+    """Turns pytest's hooks into distlab events; one instance per session."""
+
+    def __init__(self, layer: str) -> None:
+        self.layer = layer
+        self.collect_errors: list[dict[str, str]] = []
+        self.metrics: list[dict[str, Any]] = []
+        # Per test: the worst phase report seen so far (setup/call/teardown).
+        self._phases: dict[str, list[pytest.TestReport]] = {}
+        self._lab_errors: dict[str, str] = {}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(
+                {"nodeid": report.nodeid, "message": _cut(str(report.longrepr))}
+            )
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not events.sink().enabled:
+            return
+        tests = []
+        for item in session.items:
+            path, line, _ = item.location
+            tests.append(
+                {
+                    "nodeid": item.nodeid,
+                    "file": path,
+                    "line": None if line is None else line + 1,
+                    "markers": sorted({m.name for m in item.iter_markers()}),
+                }
+            )
+        events.emit(events.COLLECT, layer=self.layer, tests=tests, errors=self.collect_errors)
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self._phases[nodeid] = []
+        events.emit(events.TEST_START, layer=self.layer, nodeid=nodeid)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+        # A LabError (a node that cannot start, a port clash) means the lab
+        # broke, not the system under test: the runner exits 3 for it. Put on
+        # the item before the report is made so the JSON report carries it.
+        if call.excinfo is not None and _is_lab_error(call.excinfo.value):
+            self._lab_errors[item.nodeid] = str(call.excinfo.value)
+            item.user_properties.append((LAB_ERROR_PROPERTY, str(call.excinfo.value)))
+        yield
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._phases.setdefault(report.nodeid, []).append(report)
+
+    def pytest_runtest_logfinish(
+        self, nodeid: str, location: tuple[str, int | None, str]
+    ) -> None:
+        reports = self._phases.pop(nodeid, [])
+        if not events.sink().enabled:
+            return
+        fields = summarize(reports)
+        path, line, _ = location
+        lab_error = self._lab_errors.pop(nodeid, "")
+        if lab_error:
+            fields["lab_error"] = lab_error
+        events.emit(
+            events.TEST_END,
+            layer=self.layer,
+            nodeid=nodeid,
+            file=path,
+            line=None if line is None else line + 1,
+            **fields,
+        )
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_json_runtest_metadata(
+        self, item: pytest.Item, call: pytest.CallInfo[Any]
+    ) -> dict[str, Any] | None:
+        if call.when != "setup":
+            return None
+        return {"markers": sorted({m.name for m in item.iter_markers()})}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
+        json_report["distlab"] = {
+            "layer": self.layer,
+            "seed": os.environ.get(SEED_ENV),
+            "metrics": self.metrics,
+        }
+
+
+def summarize(reports: list[pytest.TestReport]) -> dict[str, Any]:
+    """One test's outcome from its phase reports, as ``test.end`` fields."""
+    duration = sum(r.duration for r in reports)
+    outcome, bad = "passed", None
+    for r in reports:
+        xfail = getattr(r, "wasxfail", None)
+        if r.when == "call" and xfail is not None:
+            outcome = "xfailed" if r.skipped else "xpassed"
+            continue
+        if r.failed:
+            outcome, bad = ("failed" if r.when == "call" else "error"), r
+            break
+        if r.skipped:
+            outcome, bad = "skipped", r
+    fields: dict[str, Any] = {"outcome": outcome, "duration_s": duration}
+    if bad is None:
+        return fields
+    if outcome == "skipped":
+        fields["message"] = _skip_reason(bad)
+        return fields
+    crash = getattr(bad.longrepr, "reprcrash", None)
+    if crash is not None:
+        fields["message"] = crash.message
+    else:
+        lines = str(bad.longrepr).strip().splitlines()
+        fields["message"] = lines[-1] if lines else ""
+    fields["longrepr"] = _cut(str(bad.longrepr))
+    fields["stdout"] = _cut(bad.capstdout)
+    fields["stderr"] = _cut(bad.capstderr)
+    return fields
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _is_lab_error(exc: BaseException) -> bool:
+    from distlab.errors import LabError
+
+    return isinstance(exc, LabError)
+
+
+_LIVE = pytest.StashKey[LiveEvents]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    # Outside the runner a run still gets one root seed, shown in the header,
+    # so a failure can be replayed with DISTLAB_SEED=N.
+    if not os.environ.get(SEED_ENV):
+        os.environ[SEED_ENV] = str(new_root_seed())
+    live = LiveEvents(os.environ.get(LAYER_ENV, ""))
+    config.stash[_LIVE] = live
+    config.pluginmanager.register(live, "distlab-live-events")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"distlab seed: {os.environ.get(SEED_ENV)} (replay with DISTLAB_SEED=...)"
+
+
+def live_events(config: pytest.Config) -> LiveEvents:
+    """The session's event producer (the ``metric`` fixture appends to it)."""
+    return config.stash[_LIVE]

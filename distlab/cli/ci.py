@@ -1,10 +1,37 @@
-"""a headless run."""
+"""`distlab --ci`: run the layers headless, print progress as plain lines,
+then a table of layers and gates; write JUnit XML and summary.json; exit
+0/1/2/3 (DESIGN.md)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
-    print("distlab: a headless run is not built yet; it will run the layers in config.toml")
-    return 0
+    # Heavy imports here, not at module level: `distlab --help` stays fast.
+    from distlab.cli.output import console
+    from distlab.config.loader import load
+    from distlab.runner import Run
+    from distlab.runner.progress import ProgressPrinter
+    from distlab.runner.table import print_summary
+
+    config = load(args.config)
+    printer = ProgressPrinter(sys.stdout)
+    run = Run(
+        config,
+        layers=args.layers,
+        seed=args.seed,
+        junit_xml=Path(args.junit_xml) if args.junit_xml else None,
+        on_event=printer,
+        long=bool(getattr(args, "long", False)),
+    )
+    # The seed comes first so that even a run killed at once can be replayed.
+    printer.line(f"distlab: seed {run.seed} (replay with --seed {run.seed})")
+    result = run.execute()
+    print_summary(result, console(sys.stdout))
+    written = [p for p in (run.junit_path, run.summary_path) if p.exists()]
+    if written:
+        printer.line(f"distlab: wrote {' and '.join(map(str, written))}")
+    return result.exit_code

@@ -1,0 +1,284 @@
+"""A whole run: the layers in order, gates, reports, history and exit code.
+
+``Run`` is the API both front ends use. ``--ci`` calls ``execute()`` and
+prints events as they come; the TUI calls ``start()``, gets every event on
+its callback (from a background thread: post it to the app, do not draw
+there), and may ``stop()`` at any time. Single tests run through ``only``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from distlab import events
+from distlab.config.schema import Config
+from distlab.errors import LabError
+from distlab.proc import reap_orphans
+from distlab.results import LayerResult, RunResult
+from distlab.rundir import create_run_dir
+from distlab.runner import outputs, plan, verdict
+from distlab.runner.layer import LayerContext, LayerPlan, LayerRun, LayerRunner
+from distlab.runner.listener import EventListener
+from distlab.runner.live import LiveState
+from distlab.seeds import new_root_seed
+
+EventCallback = Callable[[dict[str, Any]], None]
+
+
+class Run:
+    """One run of some layers of a config. Construction validates; nothing starts yet."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        layers: str | list[str] | None = None,
+        only: dict[str, list[str]] | None = None,
+        seed: int | None = None,
+        junit_xml: Path | None = None,
+        reports_dir: Path | None = None,
+        on_event: EventCallback | None = None,
+        keep_going: bool = False,
+        long: bool = False,
+        extra_args: list[str] | None = None,
+        record_history: bool = True,
+    ) -> None:
+        self.config = config
+        self.base = plan.config_dir(config)
+        names = layers if isinstance(layers, list) else plan.select_layers(config, layers)
+        if only is not None:
+            names = [n for n in names if n in only]
+        self.layers = names
+        self.plans: list[LayerPlan] = plan.plan_layers(config, names, only)
+        self.gates = plan.gates_for(config, names)
+        self.seed = new_root_seed() if seed is None else seed
+        reports = reports_dir or self.base / config.project.reports_dir
+        self.summary_path = reports / "summary.json"
+        self.junit_path = junit_xml or reports / "junit.xml"
+        plan.check_writable(self.summary_path, "reports directory")
+        plan.check_writable(self.junit_path, "--junit-xml")
+        self.runs_root = self.base / config.project.run_dir
+        self.on_event = on_event
+        self.keep_going = keep_going
+        self.long = long
+        self.extra_args = list(extra_args or [])
+        self.record = record_history
+        self.reaped: list[str] = []
+        self.notes: list[str] = []
+        self.run_dir: Path | None = None
+        self.result: RunResult | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+
+    # -- the background API -------------------------------------------------
+
+    def start(self) -> None:
+        """Run in a background thread; events go to ``on_event``."""
+        if self._thread is not None:
+            raise RuntimeError("a Run starts once")
+        self._thread = threading.Thread(target=self._execute_quietly, name="distlab-run")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Kill what runs now, skip what has not started; ``wait()`` returns soon after."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> RunResult | None:
+        """The result once the run has finished (None if ``timeout`` passed first)."""
+        self._done.wait(timeout)
+        return self.result
+
+    @property
+    def error(self) -> BaseException | None:
+        """What ended a background run early (a LabError), if anything."""
+        return getattr(self, "_error", None)
+
+    def _execute_quietly(self) -> None:
+        try:
+            self.execute()
+        except BaseException as e:  # handed to the caller through .error
+            self._error = e
+            self._done.set()
+
+    # -- the run ----------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        """Run everything in this thread and return the result (also in ``self.result``)."""
+        self.reaped = reap_orphans(self.runs_root)
+        try:
+            self.run_dir = create_run_dir(self.runs_root, self.seed)
+        except OSError as e:
+            raise LabError(f"cannot create the run directory under {self.runs_root}: {e.strerror}") from None
+        live = LiveState()
+
+        def dispatch(event: dict[str, Any]) -> None:
+            live.observe(event)
+            if self.on_event is not None:
+                self.on_event(event)
+
+        listener = EventListener(self.run_dir / "events.jsonl", dispatch)
+        try:
+            return self._execute(listener, live)
+        finally:
+            listener.close()
+            self._done.set()
+
+    def _execute(self, listener: EventListener, live: LiveState) -> RunResult:
+        assert self.run_dir is not None
+        branch = outputs.current_branch(self.base)
+        result = RunResult(
+            seed=self.seed,
+            started=time.time(),
+            run_dir=str(self.run_dir),
+            config=self.config.path,
+            branch=branch,
+            layers=[LayerResult(layer=p.name, required=p.settings.required) for p in self.plans],
+        )
+        self.result = result
+        listener.publish(
+            events.RUN_START,
+            seed=self.seed,
+            layers=self.layers,
+            run_dir=str(self.run_dir),
+            config=self.config.path,
+        )
+        for line in self.reaped:
+            listener.publish(events.LOG, level="warning", message=line, source="runner")
+        baseline = outputs.last_passing(self.runs_root, branch)
+        ctx = LayerContext(
+            seed=self.seed,
+            run_dir=self.run_dir,
+            cwd=self.base,
+            config_path=Path(self.config.path).resolve(),
+            listener=listener,
+            live=live,
+            stop=self._stop,
+            long=self.long,
+            extra_args=self.extra_args,
+        )
+        layer_runs = self._run_layers(ctx, result, baseline)
+        result.gates, note = verdict.evaluate_gates(self.gates, result, baseline)
+        if note:
+            self._note(listener, note)
+        for v in result.gates:
+            listener.publish(events.GATE, **verdict.gate_event_fields(v))
+        code, verdict_, reason = verdict.decide(result, layer_runs, self._stop.is_set())
+        result.exit_code, result.verdict, result.reason = code, verdict_, reason
+        result.finished = time.time()
+        files = outputs.write_reports(
+            result,
+            junit=[self.junit_path, self.run_dir / "junit.xml"],
+            summary=[self.summary_path, self.run_dir / "summary.json"],
+        )
+        for problem in files:
+            self._note(listener, problem)
+        if self.record and not self._stop.is_set():
+            note = outputs.record_history(result, self.runs_root)
+            if note:
+                self._note(listener, note)
+        listener.publish(
+            events.RUN_END,
+            verdict=result.verdict,
+            exit_code=result.exit_code,
+            duration_s=result.duration_s,
+            reason=result.reason,
+        )
+        return result
+
+    def _note(self, listener: EventListener, message: str) -> None:
+        self.notes.append(message)
+        listener.publish(events.LOG, level="warning", message=message, source="runner")
+
+    def _run_layers(
+        self, ctx: LayerContext, result: RunResult, baseline: RunResult | None
+    ) -> list[LayerRun]:
+        layer_runs: list[LayerRun] = []
+        index = {layer.layer: i for i, layer in enumerate(result.layers)}
+        for group in _groups(self.plans):
+            if self._stop.is_set():
+                self._skip(result, group, "not run: the run was stopped")
+                continue
+            why = self._reason_to_skip(result)
+            if why:
+                self._skip(result, group, why)
+                continue
+            finished = _run_group(group, ctx)
+            for lr in finished:
+                result.layers[index[lr.result.layer]] = lr.result
+            layer_runs += finished
+            self._check_aborts(result, baseline, [lr.result.layer for lr in finished])
+        return layer_runs
+
+    def _reason_to_skip(self, result: RunResult) -> str:
+        aborted = [g for g in result.gates if not g.passed and g.abort_on_fail]
+        if aborted:
+            return f"not run: gate {aborted[0].name} failed and aborts the run"
+        if self.keep_going:
+            return ""
+        for layer in result.layers:
+            if layer.required and layer.outcome not in ("passed", "not-run"):
+                return f"not run: required layer {layer.layer} {layer.outcome}"
+        return ""
+
+    def _check_aborts(
+        self, result: RunResult, baseline: RunResult | None, layers: list[str]
+    ) -> None:
+        gates = [
+            g for g in self.gates if g.abort_on_fail and plan.gate_layer(g.metric) in layers
+        ]
+        verdicts, _ = verdict.evaluate_gates(gates, result, baseline)
+        # Kept on the result only until the final evaluation replaces them.
+        result.gates = [*result.gates, *verdicts]
+
+    @staticmethod
+    def _skip(result: RunResult, group: list[LayerPlan], reason: str) -> None:
+        for p in group:
+            layer = result.layer(p.name)
+            if layer is not None:
+                layer.outcome, layer.reason = "not-run", reason
+
+
+def _groups(plans: list[LayerPlan]) -> list[list[LayerPlan]]:
+    """Consecutive layers marked ``parallel`` run together; the rest one at a time."""
+    groups: list[list[LayerPlan]] = []
+    for p in plans:
+        if p.settings.parallel and groups and groups[-1][-1].settings.parallel:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    return groups
+
+
+def _run_group(group: list[LayerPlan], ctx: LayerContext) -> list[LayerRun]:
+    if len(group) == 1:
+        return [LayerRunner(group[0], ctx).run()]
+    results: dict[str, LayerRun] = {}
+    errors: list[BaseException] = []
+
+    def work(p: LayerPlan) -> None:
+        try:
+            results[p.name] = LayerRunner(p, ctx).run()
+        except BaseException as e:  # re-raised in the calling thread below
+            errors.append(e)
+
+    # Each pytest is spawned by the thread that waits for it, so PDEATHSIG
+    # (tied to the forking thread) cannot fire early.
+    threads = [threading.Thread(target=work, args=(p,), name=f"layer-{p.name}") for p in group]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException:
+        ctx.stop.set()
+        for t in threads:
+            t.join()
+        raise
+    if errors:
+        raise errors[0]
+    return [results[p.name] for p in group]

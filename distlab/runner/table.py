@@ -1,0 +1,57 @@
+"""The final table of a run: layers, then gates (rich; plain without a TTY)."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from distlab.results import RunResult
+
+_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", "crashed": "red"}
+
+
+def layer_table(run: RunResult, plain: bool) -> Table:
+    table = Table(title="layers", box=box.ASCII if plain else box.SIMPLE_HEAD, title_justify="left")
+    for col in ("layer", "required", "outcome", "passed", "failed", "flaky", "skipped", "time"):
+        table.add_column(col, justify="right" if col in ("passed", "failed", "flaky", "skipped", "time") else "left")
+    table.add_column("reason", overflow="fold")
+    for layer in run.layers:
+        c = layer.counts()
+        style = "" if plain else _STYLE.get(layer.outcome, "yellow")
+        table.add_row(
+            layer.layer,
+            "yes" if layer.required else "no",
+            f"[{style}]{layer.outcome}[/]" if style else layer.outcome,
+            str(c["passed"]),
+            str(c["failed"] + c["error"]),
+            str(c["flaky"]),
+            str(c["skipped"]),
+            f"{layer.duration_s:.1f}s",
+            layer.reason,
+        )
+    return table
+
+
+def gate_table(run: RunResult, plain: bool) -> Table:
+    table = Table(title="gates", box=box.ASCII if plain else box.SIMPLE_HEAD, title_justify="left")
+    for col in ("gate", "observed", "threshold", "verdict"):
+        table.add_column(col)
+    table.add_column("explanation", overflow="fold")
+    for g in run.gates:
+        verdict = "pass" if g.passed else "FAIL"
+        if not plain:
+            verdict = f"[{'green' if g.passed else 'red'}]{verdict}[/]"
+        observed = "-" if g.observed is None else f"{g.observed:g}"
+        table.add_row(g.name, observed, g.threshold, verdict, g.explanation)
+    return table
+
+
+def print_summary(run: RunResult, console: Console) -> None:
+    """Both tables and the verdict line."""
+    plain = console.no_color or not console.is_terminal
+    console.print(layer_table(run, plain))
+    if run.gates:
+        console.print(gate_table(run, plain))
+    else:
+        console.print("gates: none evaluated")

@@ -1,0 +1,5 @@
+"""A test file with no tests in it."""
+
+
+def helper():
+    return 1
