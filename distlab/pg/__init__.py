@@ -1,0 +1,29 @@
+"""A real PostgreSQL for everyone: an external server by DSN, or a throwaway one.
+
+    from distlab.pg import Postgres
+    with Postgres.start(config.postgres, run_dir) as pg:
+        psycopg.connect(pg.dsn)
+        pg.kill(); pg.restart()
+
+See docs/postgres.md.
+"""
+
+from __future__ import annotations
+
+from distlab.pg.binaries import BinarySet, embedded_bin_dir, find_binaries, system_bin_dirs
+from distlab.pg.probe import probe
+from distlab.pg.processes import PG_DSN_ENV, free_port, unprivileged_account
+from distlab.pg.server import Postgres, make_dsn
+
+__all__ = [
+    "PG_DSN_ENV",
+    "BinarySet",
+    "Postgres",
+    "embedded_bin_dir",
+    "find_binaries",
+    "free_port",
+    "make_dsn",
+    "probe",
+    "system_bin_dirs",
+    "unprivileged_account",
+]

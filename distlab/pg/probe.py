@@ -1,0 +1,16 @@
+"""Is a PostgreSQL server reachable? For ``distlab doctor`` and for waiting."""
+
+from __future__ import annotations
+
+
+def probe(dsn: str, timeout_s: float = 3.0) -> str | None:
+    """``None`` if ``SELECT 1`` works on ``dsn``, else the error as one line."""
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=max(1, round(timeout_s))) as conn:
+            conn.execute("SELECT 1").fetchone()
+    except Exception as exc:  # any failure is an answer here, not a crash
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        return text
+    return None
