@@ -1,0 +1,250 @@
+"""Histories: read and validate Jepsen-style JSON-lines files into operations.
+
+One JSON object per line (DESIGN.md, "History")::
+
+    {"process": 3, "type": "invoke", "f": "write", "key": "x", "value": 5, "time": 1234567}
+
+``type`` is ``invoke | ok | fail | info``; a completion belongs to its
+process's last invoke; ``time`` is in nanoseconds and never goes backwards.
+An invoke with no completion by the end of the file counts as ``info``.
+Records of process ``"nemesis"`` are fault markers (see ``distlab.checkers.stats``),
+not operations.
+
+Every mistake in a file is one ``HistoryError`` naming the line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distlab.checkers.models import UNKNOWN, Model
+from distlab.checkers.values import freeze, show
+from distlab.errors import UsageError
+
+TYPES = ("invoke", "ok", "fail", "info")
+NEMESIS = "nemesis"
+
+
+class HistoryError(UsageError):
+    """A history that cannot be read: the message names the file and line."""
+
+
+@dataclass(slots=True)
+class Op:
+    """One operation: an invoke and its completion (if any)."""
+
+    index: int  # position in invoke order
+    process: int | str
+    f: str
+    key: Hashable
+    value: Any  # the invoke's value (frozen)
+    output: Any  # ok: the completion's value (frozen); info or pending: UNKNOWN
+    type: str  # ok | fail | info (a pending op is info)
+    call: int | float  # invoke time, ns
+    ret: int | float | None  # ok/fail completion time, ns; None for info: open-ended
+    line: int  # line of the invoke
+    end: int | float | None = None  # time of the completion record, whatever its type
+    end_line: int | None = None  # line of the completion
+
+    @property
+    def pending(self) -> bool:
+        """No completion in the file: counts as info."""
+        return self.end is None
+
+
+@dataclass(slots=True)
+class NemesisRecord:
+    """A fault marker written by whoever injected faults (``process: "nemesis"``)."""
+
+    type: str
+    f: str
+    value: Any
+    time: int | float
+    line: int
+
+
+@dataclass
+class History:
+    """A validated history: operations in invoke order plus fault markers."""
+
+    source: str
+    ops: list[Op] = field(default_factory=list)
+    nemesis: list[NemesisRecord] = field(default_factory=list)
+
+    def keys(self) -> list[Hashable]:
+        """Distinct keys in first-seen order."""
+        return list(dict.fromkeys(op.key for op in self.ops))
+
+    def end_time(self) -> int | float:
+        """The last time any record mentions."""
+        times = [op.ret if op.ret is not None else op.call for op in self.ops]
+        times += [n.time for n in self.nemesis]
+        return max(times, default=0)
+
+
+class _Builder:
+    """Pairs invokes with completions, one record at a time, checking as it goes."""
+
+    def __init__(self, source: str, model: Model | None) -> None:
+        self.history = History(source)
+        self.model = model
+        self.open: dict[Any, Op] = {}
+        self.last_time: int | float = -1
+        self.last_time_line = 0
+
+    def fail(self, line: int, message: str) -> HistoryError:
+        return HistoryError(f"{self.history.source}:{line}: {message}")
+
+    def add(self, rec: Any, line: int) -> None:
+        if not isinstance(rec, Mapping):
+            raise self.fail(line, f"expected a JSON object, got {show(rec)}")
+        kind = rec.get("type")
+        if kind not in TYPES:
+            raise self.fail(line, f"type must be one of {', '.join(TYPES)}, got {show(kind)}")
+        t = rec.get("time")
+        if isinstance(t, bool) or not isinstance(t, int | float) or t < 0:
+            raise self.fail(line, f"time must be a number of nanoseconds >= 0, got {show(t)}")
+        if t < self.last_time:
+            raise self.fail(
+                line,
+                f"time goes backwards: {t} is before {self.last_time} on line {self.last_time_line}",
+            )
+        self.last_time, self.last_time_line = t, line
+        process = rec.get("process")
+        if isinstance(process, bool) or not isinstance(process, int | str):
+            raise self.fail(line, f"process must be an integer or a string, got {show(process)}")
+        f = rec.get("f")
+        if not isinstance(f, str):
+            raise self.fail(line, f"f must be a string, got {show(f)}")
+        if process == NEMESIS:
+            self.history.nemesis.append(
+                NemesisRecord(kind, f, freeze(rec.get("value")), t, line)
+            )
+            return
+        if self.model is not None and f not in self.model.functions:
+            allowed = ", ".join(sorted(self.model.functions))
+            raise self.fail(
+                line, f"unknown f {f!r}; the {self.model.name} model allows {allowed}"
+            )
+        if kind == "invoke":
+            self._invoke(rec, process, f, t, line)
+        else:
+            self._complete(rec, kind, process, f, t, line)
+
+    def _invoke(self, rec: Mapping[str, Any], process: Any, f: str, t: Any, line: int) -> None:
+        if process in self.open:
+            raise self.fail(
+                line,
+                f"process {process} invoked again before its op from line "
+                f"{self.open[process].line} completed; a process runs one op at a time",
+            )
+        op = Op(
+            index=len(self.history.ops),
+            process=process,
+            f=f,
+            key=freeze(rec.get("key")),
+            value=freeze(rec.get("value")),
+            output=UNKNOWN,
+            type="info",
+            call=t,
+            ret=None,
+            line=line,
+        )
+        self.open[process] = op
+        self.history.ops.append(op)
+
+    def _complete(
+        self, rec: Mapping[str, Any], kind: str, process: Any, f: str, t: Any, line: int
+    ) -> None:
+        op = self.open.pop(process, None)
+        if op is None:
+            raise self.fail(line, f"{kind} for process {process} matches no open invoke")
+        if f != op.f:
+            raise self.fail(
+                line, f"{kind} f {f!r} does not match the invoke's f {op.f!r} on line {op.line}"
+            )
+        op.type, op.end, op.end_line = kind, t, line
+        if kind == "info":
+            # An info op may take effect at any time after its invoke, so it
+            # stays open-ended (ret None); `end` is kept for the stats.
+            return
+        op.ret = t
+        op.output = freeze(rec.get("value")) if kind == "ok" else None
+        if self.model is not None:
+            try:
+                self.model.validate(op.f, op.value, op.output, kind == "ok")
+            except ValueError as e:
+                raise self.fail(line, str(e)) from None
+
+    def finish(self) -> History:
+        if not self.history.ops and not self.history.nemesis:
+            raise HistoryError(
+                f"{self.history.source}: empty history; expected one JSON object per line"
+            )
+        if self.model is not None:
+            for op in self.open.values():
+                try:
+                    self.model.validate(op.f, op.value, UNKNOWN, False)
+                except ValueError as e:
+                    raise self.fail(op.line, str(e)) from None
+        return self.history
+
+
+def parse_lines(
+    lines: Iterable[str], source: str = "history", model: Model | None = None
+) -> History:
+    """Read a history from JSON lines; blank lines are skipped."""
+    b = _Builder(source, model)
+    loads = json.loads
+    for n, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            rec = loads(text)
+        except json.JSONDecodeError as e:
+            raise b.fail(n, f"malformed JSON ({e.msg} at column {e.colno})") from None
+        b.add(rec, n)
+    return b.finish()
+
+
+def from_records(
+    records: Iterable[Mapping[str, Any]], source: str = "history", model: Model | None = None
+) -> History:
+    """A history from records already in memory (record N is "line" N)."""
+    b = _Builder(source, model)
+    for n, rec in enumerate(records, 1):
+        b.add(rec, n)
+    return b.finish()
+
+
+def load(path: str | os.PathLike[str], model: Model | None = None) -> History:
+    """Read and validate a history file."""
+    p = Path(path)
+    try:
+        with p.open(encoding="utf-8") as f:
+            return parse_lines(f, str(path), model)
+    except UnicodeDecodeError:
+        raise HistoryError(f"{path}: not UTF-8 text; expected JSON lines") from None
+    except OSError as e:
+        raise HistoryError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """History files named on a command line: files as given, directories searched
+    for ``*.jsonl`` (sorted; ``events.jsonl`` files are event logs, not histories)."""
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*.jsonl") if q.name != "events.jsonl")
+            if not found:
+                raise HistoryError(f"{raw}: directory has no *.jsonl history files")
+            yield from found
+        elif p.exists():
+            yield p
+        else:
+            raise HistoryError(f"{raw}: no such file or directory")

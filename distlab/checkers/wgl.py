@@ -1,0 +1,170 @@
+"""The Wing-Gong-Lowe search for one partition (one key) of a history.
+
+Operations become call and return entries in a doubly linked list ordered by
+time (a call before a return at the same time: equal times are concurrent).
+The search walks the list from the head: at a call it tries to linearize that
+op next (apply the model; on success lift the op's call and return out of the
+list and start again from the head); at a return it has hit an op that should
+already have taken effect, so it backtracks the most recent choice. A memo of
+(linearized set, model state) pairs cuts every branch already explored
+(Lowe's improvement), which is what makes the search fast in practice.
+
+``info`` ops have their return at infinity: they may take effect anywhere
+after their invoke, and the search succeeds once every ``ok`` op is
+linearized, whether or not the info ops were (never is the same as "at the
+end" unless the model rejects it there, so we do not require it).
+
+The linearized set is two integers used as bitsets: ``ok`` ops and ``info``
+ops numbered separately. The memo key stores the ok set as (lowest
+unlinearized op, the bits above it), which stays small on long histories
+because the search linearizes near a moving frontier; an info op that never
+takes effect would otherwise pin the frontier forever.
+
+Pure: no I/O, no clocks except the optional deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from distlab.checkers.history import Op
+from distlab.checkers.models import ILLEGAL, Model
+from distlab.checkers.verdict import Verdict
+
+_INF = float("inf")
+_CHECK_EVERY = 2048  # iterations between deadline checks (a clock read is not free)
+
+
+@dataclass
+class SearchResult:
+    """The outcome of searching one partition."""
+
+    verdict: Verdict
+    reason: str = ""  # for unknown: which budget ran out
+    steps: int = 0  # loop iterations
+    states: int = 0  # memo entries
+    # With track_longest: the longest linearization found (indexes into the ops
+    # given) and the op whose return stopped it.
+    longest: list[int] = field(default_factory=list)
+    blocked: int | None = None
+
+
+def search(
+    ops: Sequence[Op],
+    model: Model,
+    *,
+    deadline: float | None = None,
+    max_states: int = 4_000_000,
+    track_longest: bool = False,
+) -> SearchResult:
+    """Is this sequence of ops (one key, no ``fail`` ops) linearizable under ``model``?
+
+    ``deadline`` is a ``time.monotonic()`` value; past it, or past
+    ``max_states`` memo entries, the verdict is ``unknown``.
+    """
+    n = len(ops)
+    step = [model.compile(op.f, op.value, op.output) for op in ops]
+    is_info = [op.ret is None for op in ops]
+    # Bit positions, not the bits themselves: a list of 1 << i for i < n
+    # would hold n^2/16 bytes (600 MB for 100,000 ops).
+    rank = [0] * n
+    n_ok = n_info = 0
+    for i in range(n):
+        if is_info[i]:
+            rank[i] = n_info
+            n_info += 1
+        else:
+            rank[i] = n_ok
+            n_ok += 1
+
+    events = []
+    for i, op in enumerate(ops):
+        events.append((op.call, 0, i))
+        events.append((_INF if op.ret is None else op.ret, 1, i))
+    events.sort()
+    m = 2 * n
+    head, tail = m, m + 1
+    op_of = [i for _, _, i in events]
+    is_call = [kind == 0 for _, kind, _ in events]
+    ret_entry = [0] * n
+    for e, (_, kind, i) in enumerate(events):
+        if kind == 1:
+            ret_entry[i] = e
+    match = [ret_entry[op_of[e]] if is_call[e] else -1 for e in range(m)]
+    nxt = [*range(1, m + 1), 0, 0]
+    prv = [head, *range(0, m - 1), 0, m - 1]
+    nxt[m - 1] = tail
+    nxt[head] = 0 if m else tail
+    prv[tail] = m - 1 if m else head
+
+    state = model.init()
+    lin_ok = lin_info = 0
+    remaining = n_ok
+    cache: set[tuple[int, int, int, Any]] = set()
+    stack: list[tuple[int, Any]] = []
+    longest: list[int] = []
+    blocked: int | None = None
+    steps = 0
+    e = nxt[head]
+    while remaining:
+        steps += 1
+        if steps % _CHECK_EVERY == 0:
+            if deadline is not None and time.monotonic() > deadline:
+                return SearchResult(Verdict.UNKNOWN, "time budget", steps, len(cache))
+            if len(cache) > max_states:
+                return SearchResult(Verdict.UNKNOWN, "memory budget", steps, len(cache))
+        if is_call[e]:
+            i = op_of[e]
+            new = step[i](state)
+            if new is not ILLEGAL:
+                if is_info[i]:
+                    no, ni = lin_ok, lin_info | (1 << rank[i])
+                else:
+                    no, ni = lin_ok | (1 << rank[i]), lin_info
+                low = (~no & (no + 1)).bit_length() - 1
+                key = (no >> low, low, ni, new)
+                if key not in cache:
+                    cache.add(key)
+                    stack.append((e, state))
+                    state, lin_ok, lin_info = new, no, ni
+                    if not is_info[i]:
+                        remaining -= 1
+                    # lift the call and its return out of the list
+                    p, q = prv[e], nxt[e]
+                    nxt[p] = q
+                    prv[q] = p
+                    r = match[e]
+                    p, q = prv[r], nxt[r]
+                    nxt[p] = q
+                    prv[q] = p
+                    e = nxt[head]
+                    continue
+            e = nxt[e]
+        else:
+            if track_longest and len(stack) > len(longest):
+                longest = [op_of[c] for c, _ in stack]
+                blocked = op_of[e]
+            if not stack:
+                return SearchResult(
+                    Verdict.INVALID, "", steps, len(cache), longest, blocked
+                )
+            e, state = stack.pop()
+            i = op_of[e]
+            if is_info[i]:
+                lin_info &= ~(1 << rank[i])
+            else:
+                lin_ok &= ~(1 << rank[i])
+                remaining += 1
+            # unlift: the return first, then the call (reverse of lifting)
+            r = match[e]
+            prv[nxt[r]] = r
+            nxt[prv[r]] = r
+            prv[nxt[e]] = e
+            nxt[prv[e]] = e
+            e = nxt[e]
+    if track_longest:
+        longest = [op_of[c] for c, _ in stack]
+    return SearchResult(Verdict.VALID, "", steps, len(cache), longest, None)
