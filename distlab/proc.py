@@ -302,6 +302,12 @@ def leaked(pgids: Iterable[int] | None = None) -> list[str]:
     return lines
 
 
+def kill_spawned() -> None:
+    """SIGKILL every process group this process spawned (after a failed leak check)."""
+    for pgid in list(_spawned):
+        kill_group(pgid)
+
+
 def reap_orphans(runs_root: Path) -> list[str]:
     """Kill processes recorded by earlier runs whose owner is gone.
 
