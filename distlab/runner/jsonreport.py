@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -129,4 +130,5 @@ def _skip_reason(longrepr: str) -> str:
 
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
+    # pytest marks exception lines with "E   "; the message reads better without.
+    return re.sub(r"^E\s+", "", lines[-1].strip()) if lines else ""

@@ -8,6 +8,7 @@ thousand-test run stays readable.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, TextIO
 
@@ -46,7 +47,8 @@ class ProgressPrinter:
     def _collect(self, e: dict[str, Any]) -> None:
         layer = e.get("layer", "?")
         if self._attempt.get(layer, 0) == 0:
-            self.line(f"[{layer}] collected {len(e.get('tests') or [])} tests")
+            n = len(e.get("tests") or [])
+            self.line(f"[{layer}] collected {n} test{'' if n == 1 else 's'}")
         for err in e.get("errors") or []:
             last = _last_line(str(err.get("message", "")))
             self.line(f"[{layer}] COLLECTION ERROR {err.get('nodeid')}: {last}")
@@ -101,7 +103,8 @@ class ProgressPrinter:
 
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    # pytest marks exception lines with "E   "; the message reads better without.
+    return re.sub(r"^E\s+", "", lines[-1]) if lines else ""
 
 
 

@@ -15,7 +15,6 @@ def layer_table(run: RunResult, plain: bool) -> Table:
     table = Table(title="layers", box=box.ASCII if plain else box.SIMPLE_HEAD, title_justify="left")
     for col in ("layer", "required", "outcome", "passed", "failed", "flaky", "skipped", "time"):
         table.add_column(col, justify="right" if col in ("passed", "failed", "flaky", "skipped", "time") else "left")
-    table.add_column("reason", overflow="fold")
     for layer in run.layers:
         c = layer.counts()
         style = "" if plain else _STYLE.get(layer.outcome, "yellow")
@@ -28,7 +27,6 @@ def layer_table(run: RunResult, plain: bool) -> Table:
             str(c["flaky"]),
             str(c["skipped"]),
             f"{layer.duration_s:.1f}s",
-            layer.reason,
         )
     return table
 
@@ -51,6 +49,10 @@ def print_summary(run: RunResult, console: Console) -> None:
     """Both tables and the verdict line."""
     plain = console.no_color or not console.is_terminal
     console.print(layer_table(run, plain))
+    # Reasons are long (node ids, paths): full lines under the table, not a squeezed column.
+    for layer in run.layers:
+        if layer.reason:
+            console.print(f"  {layer.layer}: {layer.reason}", markup=False, soft_wrap=True)
     if run.gates:
         console.print(gate_table(run, plain))
     else:

@@ -1,0 +1,73 @@
+"""Collect a layer's tests without running them (for `distlab list` and the TUI)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distlab import events
+from distlab.events import EVENTS_ENV, read_events
+from distlab.pytest_plugin import LAYER_ENV
+from distlab.runner.layer import LayerPlan
+from distlab.runner.pytest_process import run_pytest
+
+# Collection should take seconds; this bounds a conftest that hangs.
+COLLECT_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Listing:
+    """What one layer collects: tests ({nodeid, file, line, markers}) and collection errors."""
+
+    layer: str
+    tests: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    problem: str = ""  # pytest itself failed (timeout, crash, bad arguments)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def collect_layer(plan: LayerPlan, cwd: Path) -> Listing:
+    """Run ``pytest --collect-only`` for one layer and read its ``collect`` event."""
+    listing = Listing(layer=plan.name)
+    with tempfile.TemporaryDirectory(prefix="distlab-collect-") as tmp:
+        feed = Path(tmp) / "events.jsonl"
+        log = Path(tmp) / "pytest.log"
+        env = dict(os.environ)
+        env.update({EVENTS_ENV: f"file:{feed}", LAYER_ENV: plan.name})
+        args = ["--collect-only", "-q", "-p", "no:cacheprovider", "--color=no"]
+        if plan.settings.markers:
+            args += ["-m", plan.settings.markers]
+        args += [*plan.settings.args, *plan.targets]
+        exit_ = run_pytest(
+            args,
+            env=env,
+            cwd=cwd,
+            log_path=log,
+            timeout_s=min(plan.settings.timeout_s, COLLECT_TIMEOUT_S),
+            stop=threading.Event(),
+        )
+        found = [e for e in read_events(feed) if e["kind"] == events.COLLECT] if feed.exists() else []
+        if found:
+            listing.tests = list(found[-1].get("tests", []))
+            listing.errors = [
+                {"nodeid": e.get("nodeid", ""), "message": _last_line(e.get("message", ""))}
+                for e in found[-1].get("errors", [])
+            ]
+        if exit_.timed_out:
+            listing.problem = f"collection timed out after {COLLECT_TIMEOUT_S:g}s"
+        elif exit_.returncode not in (0, 2, 5) or not found:
+            tail = _last_line(log.read_text(encoding="utf-8", errors="replace"))
+            listing.problem = f"pytest could not collect ({exit_.describe()}): {tail}"
+    return listing
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return re.sub(r"^E\s+", "", lines[-1]) if lines else ""
