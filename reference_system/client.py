@@ -95,14 +95,15 @@ class NodeConnection:
         rid = next(self._ids)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
-        self._writer.write(codec.encode({**request, "id": rid}, codec.MAX_CLIENT_FRAME))
+        self._writer.write(codec.encode({**request, "tag": rid}, codec.MAX_CLIENT_FRAME))
         return fut
 
     async def _read_loop(self) -> None:
         try:
             while True:
                 msg = await codec.read_frame(self._reader, codec.MAX_CLIENT_FRAME)
-                fut = self._waiting.pop(msg.get("id"), None) if "id" in msg else None  # type: ignore[arg-type]
+                tag = msg.get("tag")
+                fut = self._waiting.pop(tag, None) if isinstance(tag, int) else None
                 if fut is not None:
                     if not fut.done():
                         fut.set_result(msg)

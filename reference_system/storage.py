@@ -151,9 +151,15 @@ class Storage:
         os.fdatasync(self._file.fileno())
         self.syncs += 1
 
-    def save_snapshot(self, snapshot: Snapshot) -> None:
-        """Persist ``snapshot`` and drop the log entries it covers (rewriting the log)."""
+    def save_snapshot(self, snapshot: Snapshot, *, replace_log: bool = False) -> None:
+        """Persist ``snapshot`` and drop the log entries it covers (rewriting the log).
+
+        ``replace_log``: the snapshot came from the leader and replaces the whole
+        log, so entries after it are dropped too (they may conflict with the leader's).
+        """
         self.sync()
+        if replace_log:
+            self._entries = []
         self._entries = [e for e in self._entries if e.index > snapshot.index]
         if self._hard.commit < snapshot.index:
             self._hard = HardState(self._hard.term, self._hard.vote, snapshot.index)

@@ -1,0 +1,417 @@
+"""One reference KV node: drives the pure Raft core with asyncio and a durable log.
+
+The core (``reference_system.raft``) decides; this module only moves bytes and
+time. One task, the *ready loop*, owns the core's Ready/advance cycle:
+
+1. hand every proposal queued since the last round to the core in one batch
+   (``propose_batch``) and start one ReadIndex round for every queued read;
+2. take a ``Ready``: persist its entries and hard state with one fsync (group
+   commit, done in a thread so that requests keep arriving meanwhile and form
+   the next batch), then send its messages, apply its committed entries and
+   answer the clients waiting on them, serve confirmed reads;
+3. ``advance`` and repeat while there is work.
+
+Linearizable reads use the core's ReadIndex (not a leader lease): a lease
+depends on bounded clock drift and on pauses shorter than the lease, and this
+lab pauses processes on purpose. ReadIndex costs one heartbeat round, shared by
+every read queued in the same round.
+
+Followers forward client requests to the leader over the peer link (clients do
+not need to know leader addresses) and relay the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from reference_system import codec
+from reference_system.node.context import TraceContext, received
+from reference_system.node.options import NodeOptions
+from reference_system.node.peers import PeerLink, PeerServer
+from reference_system.node.wire import message_from_wire, message_to_wire
+from reference_system.raft import (
+    EntryKind,
+    NotLeader,
+    RaftConfig,
+    RaftNode,
+    Ready,
+    Role,
+)
+from reference_system.statemachine import (
+    READ_OPS,
+    BadCommand,
+    Event,
+    StateMachine,
+    parse_command,
+)
+from reference_system.storage import Storage
+
+log = logging.getLogger("reference_system.node")
+
+Reply = dict[str, Any]
+MAX_ROUTE = 16
+
+
+def error(code: str, message: str = "") -> Reply:
+    """An error reply. Codes: see docs/reference-node.md ("Replies")."""
+    return {"ok": False, "error": code, "message": message or code.replace("_", " ")}
+
+
+class Node:
+    """The node's state and its request paths; ``serve`` in ``server.py`` runs it."""
+
+    def __init__(self, opts: NodeOptions, seed: int) -> None:
+        self.opts = opts
+        self.id = opts.id
+        self.bugs = opts.bugs
+        self.storage = Storage(opts.data_dir, durable="no-fsync" not in self.bugs)
+        rec = self.storage.load()
+        self.sm = StateMachine()
+        if rec.snapshot is not None:
+            self.sm = StateMachine.restore(json.loads(rec.snapshot.data))
+        config = RaftConfig(
+            id=opts.id,
+            peers=tuple(sorted([opts.id, *opts.peers])),
+            election_ticks=opts.election_ticks,
+            heartbeat_ticks=opts.heartbeat_ticks,
+            split_brain="split-brain" in self.bugs,
+        )
+        self.core = RaftNode(
+            config,
+            random.Random(seed),
+            hard_state=rec.hard_state,
+            snapshot=rec.snapshot,
+            entries=rec.entries,
+        )
+        self.links = {pid: PeerLink(pid, addr) for pid, addr in opts.peers.items()}
+        self.peer_server = PeerServer(self.on_peer_frame)
+        #: called with each applied event; the client front end delivers it to subscribers
+        self.on_event: Callable[[Event], None] = lambda event: None
+        self._wake = asyncio.Event()
+        self._proposals: list[tuple[bytes, asyncio.Future[Reply]]] = []
+        self._waiting: dict[int, tuple[int, asyncio.Future[Reply]]] = {}  # index -> (term, fut)
+        self._reads: list[tuple[dict[str, Any], asyncio.Future[Reply]]] = []
+        self._read_rounds: dict[bytes, list[tuple[dict[str, Any], asyncio.Future[Reply]]]] = {}
+        self._confirmed_reads: list[tuple[int, list[tuple[dict[str, Any], asyncio.Future[Reply]]]]] = []
+        self._round_ids = itertools.count(1)
+        self._forwards: dict[int, asyncio.Future[Reply]] = {}
+        self._forward_ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._role = Role.FOLLOWER
+        self._term = self.core.term
+
+    # -- the ready loop --------------------------------------------------------
+
+    def kick(self) -> None:
+        """There may be work for the ready loop."""
+        self._wake.set()
+
+    async def tick_loop(self) -> None:
+        """Logical time: one core tick per ``tick_ms``. Ticks are never caught up
+        after a stall, so a starved node times out later, not in a burst."""
+        interval = self.opts.tick_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            self.core.tick()
+            self.kick()
+
+    async def ready_loop(self) -> None:
+        """Persist, send, apply -- forever (see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._submit_queued()
+            while self.core.has_ready():
+                rd = self.core.ready()
+                if rd.snapshot is not None:
+                    await loop.run_in_executor(
+                        None, lambda s=rd.snapshot: self.storage.save_snapshot(s, replace_log=True)
+                    )
+                self.storage.append(rd.entries)
+                if rd.hard_state is not None:
+                    self.storage.set_hard_state(rd.hard_state)
+                if rd.must_sync:
+                    await loop.run_in_executor(None, self.storage.sync)
+                if "lost-ack" in self.bugs:
+                    self._ack_early(rd)
+                self._send(rd)
+                self._apply(rd)
+                self.core.advance(rd)
+                self._notice_role_change()
+                await self._maybe_compact(loop)
+                self._submit_queued()
+
+    def _submit_queued(self) -> None:
+        if self._proposals:
+            batch, self._proposals = self._proposals, []
+            try:
+                entries = self.core.propose_batch([data for data, _ in batch])
+            except NotLeader as exc:
+                for _, fut in batch:
+                    _resolve(fut, self._not_leader(exc.leader))
+            else:
+                for entry, (_, fut) in zip(entries, batch, strict=True):
+                    self._waiting[entry.index] = (entry.term, fut)
+        if self._reads:
+            batch_reads, self._reads = self._reads, []
+            ctx = str(next(self._round_ids)).encode()
+            try:
+                self.core.read_index(ctx)
+            except NotLeader as exc:
+                for _, fut in batch_reads:
+                    _resolve(fut, self._not_leader(exc.leader))
+            else:
+                self._read_rounds[ctx] = batch_reads
+
+    def _send(self, rd: Ready) -> None:
+        by_peer: dict[str, list[Any]] = {}
+        for m in rd.messages:
+            by_peer.setdefault(m.dst, []).append(message_to_wire(m))
+        for peer, msgs in by_peer.items():
+            link = self.links.get(peer)
+            if link is not None:
+                link.send(codec.encode({"t": "r", "ms": msgs}))
+
+    def _apply(self, rd: Ready) -> None:
+        if rd.snapshot is not None:
+            self.sm = StateMachine.restore(json.loads(rd.snapshot.data))
+        for e in rd.committed_entries:
+            waiter = self._waiting.pop(e.index, None)
+            if e.kind == EntryKind.NOOP:
+                self.sm.applied_index = e.index
+                result: Reply = {"ok": True}
+            else:
+                result, event = self.sm.apply(e.index, json.loads(e.data))
+                if event is not None:
+                    self.on_event(event)
+            if waiter is not None:
+                term, fut = waiter
+                # Another leader's entry took this index: ours can never commit.
+                _resolve(fut, result if term == e.term else error("not_leader", "lost leadership"))
+        for rs in rd.read_states:
+            batch = self._read_rounds.pop(rs.ctx, [])
+            self._confirmed_reads.append((rs.index, batch))
+        for ctx in rd.dropped_reads:
+            for _, fut in self._read_rounds.pop(ctx, []):
+                _resolve(fut, self._not_leader(None))
+        if self._confirmed_reads:
+            still = []
+            for index, batch in self._confirmed_reads:
+                if index > self.sm.applied_index:
+                    still.append((index, batch))
+                    continue
+                for cmd, fut in batch:
+                    _resolve(fut, self.sm.read(cmd))
+            self._confirmed_reads = still
+
+    def _ack_early(self, rd: Ready) -> None:
+        """Planted bug ``lost-ack``: answer a write once it is in the leader's own log."""
+        if self.core.role is not Role.LEADER:
+            return
+        for e in rd.entries:
+            waiter = self._waiting.pop(e.index, None)
+            if waiter is not None and e.kind == EntryKind.NORMAL:
+                cmd = json.loads(e.data)
+                guess: Reply = {"ok": True}
+                if cmd.get("op") == "cas":
+                    swapped = self.sm.kv.get(cmd["key"]) == cmd["expected"]
+                    guess = {"ok": True, "swapped": swapped, "value": cmd["value"]}
+                _resolve(waiter[1], guess)
+
+    def _notice_role_change(self) -> None:
+        role, term = self.core.role, self.core.term
+        if role is self._role and term == self._term:
+            return
+        log.info("%s: %s in term %d (leader: %s)", self.id, role, term, self.core.leader)
+        if self._role is Role.LEADER and role is not Role.LEADER:
+            # Our uncommitted entries may or may not survive under the next leader.
+            waiting, self._waiting = self._waiting, {}
+            for _, fut in waiting.values():
+                _resolve(fut, error("unknown", "lost leadership; the write may or may not commit"))
+            for _, batch in self._confirmed_reads:
+                for _, fut in batch:
+                    _resolve(fut, self._not_leader(None))
+            self._confirmed_reads = []
+        self._role, self._term = role, term
+
+    async def _maybe_compact(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.storage.log_length < self.opts.snapshot_entries:
+            return
+        data = json.dumps(self.sm.snapshot()).encode()
+        snap = self.core.compact(self.sm.applied_index, data)
+        await loop.run_in_executor(None, self.storage.save_snapshot, snap)
+        log.info("%s: snapshot at index %d (%d bytes)", self.id, snap.index, len(data))
+
+    # -- requests ----------------------------------------------------------------
+
+    def base(self, ctx: TraceContext) -> Reply:
+        """Fields on every reply: who answered, who leads, the trace as seen here."""
+        return {"node": self.id, "leader": self.core.leader, "trace_id": ctx.trace_id, "hops": ctx.hops}
+
+    async def execute(self, req: dict[str, Any], ctx: TraceContext, *, forwarded: bool = False) -> Reply:
+        """Answer one request (from a client, or forwarded by a peer)."""
+        op = req.get("op")
+        if op == "status":
+            return {**self.status(), **self.base(ctx)}
+        if op == "trace":
+            return {**self.base(ctx), **await self._trace(req, ctx)}
+        if op == "registry":
+            return {"ok": True, "registry": dict(self.sm.registry), "applied": self.sm.applied_index, **self.base(ctx)}
+        try:
+            cmd = parse_command(req)
+        except BadCommand as exc:
+            return {**error("bad_request", str(exc)), **self.base(ctx)}
+        reply = await self._run(cmd, ctx, forwarded)
+        return {**self.base(ctx), **reply}
+
+    async def _run(self, cmd: dict[str, Any], ctx: TraceContext, forwarded: bool) -> Reply:
+        op = cmd["op"]
+        if "registry-no-sync" in self.bugs and op in ("register", "lookup"):
+            return self._registry_gossip(cmd)
+        leader = self.core.leader
+        if self.core.role is Role.LEADER:
+            return await self._read(cmd) if op in READ_OPS else await self._propose(cmd)
+        if op in READ_OPS and "stale-read" in self.bugs:
+            return self.sm.read(cmd)
+        if forwarded or leader is None or leader not in self.links:
+            return self._not_leader(leader)
+        return await self.forward(leader, cmd, ctx)
+
+    async def _propose(self, cmd: dict[str, Any]) -> Reply:
+        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._proposals.append((json.dumps(cmd, separators=(",", ":")).encode(), fut))
+        self.kick()
+        try:
+            return await asyncio.wait_for(fut, self.opts.request_timeout_s)
+        except TimeoutError:
+            return error("unknown", "not committed in time; the write may still commit")
+
+    async def _read(self, cmd: dict[str, Any]) -> Reply:
+        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._reads.append((cmd, fut))
+        self.kick()
+        try:
+            return await asyncio.wait_for(fut, self.opts.request_timeout_s)
+        except TimeoutError:
+            return error("timeout", "the read could not be confirmed with a quorum in time")
+
+    def _not_leader(self, leader: str | None) -> Reply:
+        if leader is None or leader == self.id:
+            return error("no_leader", f"{self.id} knows no leader right now")
+        return {**error("not_leader", f"{self.id} is not the leader"), "leader": leader}
+
+    def _registry_gossip(self, cmd: dict[str, Any]) -> Reply:
+        """Planted bug ``registry-no-sync``: the registry as a best-effort broadcast cache."""
+        if cmd["op"] == "lookup":
+            return {"ok": True, "owner": self.sm.registry.get(cmd["name"])}
+        self.sm.register_local(cmd["name"], cmd["owner"])
+        frame = codec.encode({"t": "reg", "name": cmd["name"], "owner": cmd["owner"]})
+        for link in self.links.values():
+            link.send(frame)  # a peer that is unreachable now never hears of it
+        return {"ok": True, "registered": True, "owner": cmd["owner"]}
+
+    async def _trace(self, req: dict[str, Any], ctx: TraceContext) -> Reply:
+        route = req.get("route", [])
+        if not isinstance(route, list) or len(route) > MAX_ROUTE or not all(isinstance(r, str) for r in route):
+            return error("bad_request", f"'route' must be a list of at most {MAX_ROUTE} node ids")
+        if not route:
+            return {"ok": True, "path": [self.id], "baggage": ctx.baggage}
+        nxt = route[0]
+        if nxt not in self.links:
+            return error("bad_request", f"route: {nxt!r} is not a peer of {self.id}")
+        reply = await self.forward(nxt, {"op": "trace", "route": route[1:]}, ctx)
+        if reply.get("ok"):
+            reply["path"] = [self.id, *reply.get("path", [])]
+            # The answer describes the last hop; keep its trace fields, not ours.
+            return {k: v for k, v in reply.items() if k not in ("node", "leader")}
+        return reply
+
+    async def forward(self, peer: str, req: dict[str, Any], ctx: TraceContext) -> Reply:
+        """Send ``req`` to ``peer`` over the peer link and wait for its answer."""
+        fid = next(self._forward_ids)
+        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        # Planted bug ``lost-context``: the next node starts a trace of its own.
+        wire_ctx = None if "lost-context" in self.bugs else ctx.to_wire()
+        frame = {"t": "fwd", "fid": fid, "from": self.id, "req": req, "ctx": wire_ctx}
+        if not self.links[peer].send(codec.encode(frame)):
+            return error("unavailable", f"{self.id} cannot reach {peer}")
+        self._forwards[fid] = fut
+        try:
+            return await asyncio.wait_for(fut, self.opts.request_timeout_s)
+        except TimeoutError:
+            code = "timeout" if req.get("op") in (*READ_OPS, "trace") else "unknown"
+            return error(code, f"no answer from {peer} in time")
+        finally:
+            self._forwards.pop(fid, None)
+
+    def status(self) -> Reply:
+        """This node's view of the cluster."""
+        st = self.core.status()
+        return {
+            "ok": True,
+            "id": st.id,
+            "role": str(st.role),
+            "term": st.term,
+            "leader": st.leader,
+            "commit": st.commit,
+            "applied": self.sm.applied_index,
+            "last_index": st.last_index,
+            "quorum": st.quorum,
+            "operational": st.quorum and st.leader is not None,
+            "peers": {p: link.connected for p, link in self.links.items()},
+            "bugs": sorted(self.bugs),
+        }
+
+    # -- peer frames -------------------------------------------------------------
+
+    def on_peer_frame(self, frame: dict[str, Any]) -> None:
+        """Dispatch one frame from a peer (bad ones raise; the peer server logs and drops them)."""
+        kind = frame.get("t")
+        if kind == "r":
+            for raw in frame["ms"]:
+                self.core.step(message_from_wire(raw))
+            self.kick()
+        elif kind == "fwd":
+            self.spawn(self._answer_forward(frame))
+        elif kind == "rep":
+            fut = self._forwards.pop(frame["fid"], None)
+            if fut is not None and isinstance(frame.get("reply"), dict):
+                _resolve(fut, frame["reply"])
+        elif kind == "reg" and "registry-no-sync" in self.bugs:
+            self.sm.register_local(str(frame["name"]), str(frame["owner"]))
+
+    async def _answer_forward(self, frame: dict[str, Any]) -> None:
+        req, sender = frame.get("req"), frame.get("from")
+        if not isinstance(req, dict) or sender not in self.links:
+            return
+        reply = await self.execute(req, received(frame.get("ctx")), forwarded=True)
+        self.links[sender].send(codec.encode({"t": "rep", "fid": frame.get("fid"), "reply": reply}))
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Stop background work and close links and storage."""
+        for task in list(self._tasks):
+            task.cancel()
+        for link in self.links.values():
+            await link.close()
+        await self.peer_server.close()
+        with contextlib.suppress(Exception):
+            self.storage.close()
+
+
+def _resolve(fut: asyncio.Future[Reply], reply: Reply) -> None:
+    if not fut.done():
+        fut.set_result(reply)
