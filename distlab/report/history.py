@@ -1,0 +1,172 @@
+"""The run history: every run's summary in a small SQLite file under ``.distlab/``.
+
+Embedded, no server. It answers two questions: "what was the last passing
+run on this branch?" (the baseline for ``<= baseline * 1.10`` gates) and
+"what were the last runs?" (``distlab history``). Each row keeps the columns
+those need plus the whole ``summary.json``, compressed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from distlab.errors import UsageError
+from distlab.report.branch import detect_branch
+from distlab.report.summary import summary_bytes
+from distlab.results import RunResult
+
+HISTORY_FILE = Path(".distlab") / "history.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    started     REAL    NOT NULL,
+    finished    REAL    NOT NULL,
+    duration_s  REAL    NOT NULL,
+    seed        INTEGER NOT NULL,
+    branch      TEXT    NOT NULL,
+    verdict     TEXT    NOT NULL,
+    exit_code   INTEGER NOT NULL,
+    run_dir     TEXT    NOT NULL,
+    layers      TEXT    NOT NULL,
+    gates_failed INTEGER NOT NULL,
+    summary     BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_branch_verdict ON runs (branch, verdict, started);
+"""
+
+
+def default_path(config_path: str | Path = "config.toml") -> Path:
+    """Where the history lives: ``.distlab/history.sqlite`` next to the config file."""
+    return Path(config_path).resolve().parent / HISTORY_FILE
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the history, without the full summary."""
+
+    id: int
+    started: float
+    finished: float
+    duration_s: float
+    seed: int
+    branch: str
+    verdict: str
+    exit_code: int
+    run_dir: str
+    layers: list[str]
+    gates_failed: int
+
+
+class RunHistory:
+    """The SQLite run history at ``path`` (created on first write)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def record(self, run: RunResult) -> int:
+        """Store a finished run; returns its id. An empty ``run.branch`` is detected."""
+        branch = run.branch or detect_branch(self.path.parent)
+        row = (
+            run.started,
+            run.finished,
+            run.duration_s,
+            run.seed,
+            branch,
+            run.verdict,
+            run.exit_code,
+            run.run_dir,
+            json.dumps([layer.layer for layer in run.layers]),
+            sum(1 for g in run.gates if not g.passed),
+            zlib.compress(summary_bytes(run)),
+        )
+        with self._connect(create=True) as db:
+            cur = db.execute(
+                "INSERT INTO runs (started, finished, duration_s, seed, branch, verdict,"
+                " exit_code, run_dir, layers, gates_failed, summary)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return int(cur.lastrowid or 0)
+
+    def last_passing(self, branch: str) -> RunResult | None:
+        """The most recent run on ``branch`` whose verdict was ``pass``; the baseline."""
+        if not self.path.exists():
+            return None
+        with self._connect() as db:
+            found = db.execute(
+                "SELECT summary FROM runs WHERE branch = ? AND verdict = 'pass'"
+                " ORDER BY started DESC, id DESC LIMIT 1",
+                (branch,),
+            ).fetchone()
+        return _load(found[0]) if found else None
+
+    def recent(self, n: int = 20, branch: str | None = None) -> list[RunRecord]:
+        """The last ``n`` runs, newest first (optionally of one branch)."""
+        if not self.path.exists():
+            return []
+        query = (
+            "SELECT id, started, finished, duration_s, seed, branch, verdict, exit_code,"
+            " run_dir, layers, gates_failed FROM runs"
+        )
+        args: tuple[object, ...] = ()
+        if branch is not None:
+            query += " WHERE branch = ?"
+            args = (branch,)
+        query += " ORDER BY started DESC, id DESC LIMIT ?"
+        with self._connect() as db:
+            rows = db.execute(query, (*args, max(0, n))).fetchall()
+        return [
+            RunRecord(*row[:9], layers=json.loads(row[9]), gates_failed=row[10]) for row in rows
+        ]
+
+    def get(self, run_id: int) -> RunResult | None:
+        """The full result of one stored run."""
+        if not self.path.exists():
+            return None
+        with self._connect() as db:
+            found = db.execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _load(found[0]) if found else None
+
+    @contextmanager
+    def _connect(self, create: bool = False) -> Iterator[sqlite3.Connection]:
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Parallel CI jobs on one checkout may record at once: wait, do not fail.
+            db = sqlite3.connect(self.path, timeout=30)
+        except (OSError, sqlite3.Error) as e:
+            raise UsageError(f"cannot open the run history {self.path}: {e}") from None
+        try:
+            with db:
+                self._migrate(db)
+                yield db
+        except sqlite3.DatabaseError as e:
+            raise UsageError(
+                f"{self.path} is not a readable distlab run history ({e}); move it aside"
+            ) from None
+        finally:
+            db.close()
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise UsageError(
+                f"{self.path} was written by a newer distlab (schema {version}, "
+                f"this one reads {SCHEMA_VERSION})"
+            )
+        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _load(blob: bytes) -> RunResult:
+    return RunResult.from_dict(json.loads(zlib.decompress(blob)))
