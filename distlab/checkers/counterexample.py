@@ -42,23 +42,34 @@ class Counterexample:
         rest = [op for op in self.ops if op.index not in placed]
         return sorted({op.index: op for op in [*tail, *rest]}.values(), key=lambda o: o.call)
 
+    def unit(self) -> tuple[str, float]:
+        """A time unit that suits the prefix's span: (name, nanoseconds in it)."""
+        t0 = self.ops[0].call if self.ops else 0
+        span = self.cut - t0
+        for name, size in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+            if span >= 10 * size:
+                return name, size
+        return "ns", 1.0
+
     def describe(self, op: Op) -> str:
         """``p3 write 5  [12.000, 15.500] ms  line 7-9``, times relative to the first op."""
         t0 = self.ops[0].call if self.ops else 0
-        start = (op.call - t0) / 1e6
-        end = "..." if op.ret is None else f"{(op.ret - t0) / 1e6:.3f}"
+        name, size = self.unit()
+        start = f"{(op.call - t0) / size:.3f}".rstrip("0").rstrip(".")
+        end = "..." if op.ret is None else f"{(op.ret - t0) / size:.3f}".rstrip("0").rstrip(".")
         lines = f"line {op.line}" + (f"-{op.end_line}" if op.end_line else "")
         what = self.model.describe(op.f, op.value, op.output)
         kind = "" if op.type == "ok" else f" ({op.type})"
-        return f"p{op.process} {what}{kind}  [{start:.3f}, {end}] ms  {lines}"
+        return f"p{op.process} {what}{kind}  [{start}, {end}] {name}  {lines}"
 
     def text(self) -> str:
         """The counterexample as indented lines."""
         t0 = self.ops[0].call if self.ops else 0
+        name, size = self.unit()
         out = [
             f"key {show(self.key)}: not linearizable; the first "
-            f"{(self.cut - t0) / 1e6:.3f} ms of its history ({len(self.ops)} ops) already "
-            "have no linearization"
+            f"{(self.cut - t0) / size:.3f} {name} of its history ({len(self.ops)} ops) "
+            "already have no linearization"
         ]
         if self.longest:
             out.append(

@@ -202,7 +202,8 @@ def parse_lines(
     b = _Builder(source, model)
     loads = json.loads
     for n, text in enumerate(lines, 1):
-        if not text.strip():
+        text = text.strip()
+        if not text:
             continue
         try:
             rec = loads(text)

@@ -1,21 +1,156 @@
-"""`distlab check`: check a history file for linearizability and print its stats."""
+"""`distlab check`: check history files for linearizability and print their stats.
+
+Exit code: the worst over all files, ranked bad input (2) > invalid (1) >
+unknown (4) > valid (0).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
-from distlab.errors import UsageError
+from distlab.errors import ExitCode, UsageError
+
+EPILOG = """\
+exit codes: 0 valid, 1 invalid, 4 unknown (out of budget), 2 bad input
+history format: one JSON object per line, e.g.
+  {"process": 3, "type": "invoke", "f": "write", "key": "x", "value": 5, "time": 1234567}
+  type invoke|ok|fail|info, time in ns; see docs/checkers.md
+examples:
+  distlab check --model register history.jsonl
+  distlab check --model kv --budget 10 .distlab/runs/latest/
+  distlab check --model mypkg.models:Counter counter.jsonl
+"""
+
+# Worst first: a file we could not read outranks a finding.
+_RANK = {ExitCode.USAGE: 3, ExitCode.FAILED: 2, ExitCode.UNKNOWN: 1, ExitCode.OK: 0}
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "check",
-        help="check a history file for linearizability and print its stats",
-        description="Check a history file for linearizability and print its stats.",
+        help="check history files for linearizability and print their stats",
+        description="Check Jepsen-style JSON-lines histories for linearizability "
+        "(WGL per key, time-boxed) and print throughput, latency and availability.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="MODEL",
+        help="register | kv | module:Class (a distlab.checkers.Model subclass)",
+    )
+    p.add_argument(
+        "--budget",
+        type=_budget,
+        default=60.0,
+        metavar="SECONDS",
+        help="time budget per file; past it the verdict is unknown (default 60)",
+    )
+    p.add_argument(
+        "--html-dir",
+        metavar="DIR",
+        help="where to write <name>.timeline.html for invalid files (default: beside each file)",
+    )
+    p.add_argument(
+        "--stats",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print stats per file (default: on for one file, off for several)",
+    )
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="history files or directories of *.jsonl")
     p.set_defaults(command="check")
 
 
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--budget must be seconds > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"--budget must be seconds > 0, got {text!r}")
+    return value
+
+
+def load_model(spec: str) -> Any:
+    """A built-in model by name, or ``module:Class`` imported and instantiated."""
+    from distlab.checkers.models import MODELS, Model
+
+    if spec in MODELS:
+        return MODELS[spec]
+    if ":" not in spec:
+        raise UsageError(
+            f"--model: unknown model {spec!r}; choose {' or '.join(sorted(MODELS))}, "
+            "or module:Class for your own"
+        )
+    module_name, _, cls_name = spec.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError) as e:
+        raise UsageError(f"--model: cannot load {spec!r} ({e})") from None
+    model = cls() if isinstance(cls, type) else cls
+    if not isinstance(model, Model):
+        raise UsageError(f"--model: {spec!r} is not a distlab.checkers.Model subclass")
+    return model
+
+
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'distlab check' is not built yet")
+    from distlab.checkers import history as hist
+    from distlab.checkers import timeline
+    from distlab.checkers.linearizability import check_linearizable
+    from distlab.checkers.stats import history_stats
+
+    model = load_model(args.model)
+    html_dir = Path(args.html_dir) if args.html_dir else None
+    if html_dir is not None and not html_dir.is_dir():
+        raise UsageError(f"--html-dir: {html_dir} is not a directory")
+    worst = ExitCode.OK
+    files: list[Path] = []
+    for raw in args.paths:
+        try:
+            files.extend(hist.iter_files([raw]))
+        except hist.HistoryError as e:
+            print(f"distlab: error: {e.message}", file=sys.stderr)
+            worst = ExitCode.USAGE
+    show_stats = args.stats if args.stats is not None else len(files) == 1
+    for path in files:
+        t0 = time.monotonic()
+        try:
+            history = hist.load(path, model)
+        except hist.HistoryError as e:
+            print(f"distlab: error: {e.message}", file=sys.stderr)
+            worst = _worse(worst, ExitCode.USAGE)
+            continue
+        result = check_linearizable(history, model, budget_s=args.budget)
+        elapsed = time.monotonic() - t0
+        print(f"{path}: {result.summary()} in {elapsed:.3f} s")
+        code = result.verdict.exit_code
+        worst = _worse(worst, code)
+        for key in result.invalid[:3]:
+            if key.counterexample is not None:
+                print(_indent(key.counterexample.text()))
+        if len(result.invalid) > 3:
+            print(f"  ... and {len(result.invalid) - 3} more invalid keys (see the timeline)")
+        if result.invalid:
+            target = timeline.default_path(path, html_dir)
+            try:
+                timeline.write(result, str(path), target)
+                print(f"  timeline: {target}")
+            except OSError as e:
+                print(f"  timeline not written: {target}: {e.strerror or e}")
+        if show_stats:
+            print(_indent("\n".join(history_stats(history).lines())))
+    return int(worst)
+
+
+def _worse(a: ExitCode, b: ExitCode) -> ExitCode:
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
