@@ -302,6 +302,11 @@ def leaked(pgids: Iterable[int] | None = None) -> list[str]:
     return lines
 
 
+def spawned_groups() -> set[int]:
+    """The process groups ``spawn`` started in this process so far (leaders' pids)."""
+    return set(_spawned)
+
+
 def kill_spawned() -> None:
     """SIGKILL every process group this process spawned (after a failed leak check)."""
     for pgid in list(_spawned):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ ECHO_COMMAND = (
     "--peers {peers} --data-dir {data_dir}"
 )
 # Ingress proxies learn who dials from the echo node's first line.
-ECHO_IDENTIFY = r"^HELLO (n\d+)\n"
+ECHO_IDENTIFY = r"^(?:HELLO|NOTE) (n\d+)\n"
 
 
 def echo_settings(extra_args: str = "", **overrides: Any) -> ClusterSettings:
@@ -51,3 +52,28 @@ def reachable(cluster: Any, timeout_ms: int = 300) -> set[tuple[str, str]]:
         answer = json.loads(ask(cluster.client_address(src), f"PROBEALL {timeout_ms}"))
         pairs |= {(src, dst) for dst, ok in answer.items() if ok}
     return pairs
+
+
+def directed_reach(cluster: Any, quiet_s: float = 0.3, deadline_s: float = 3.0) -> set[tuple[str, str]]:
+    """The measured one-way connectivity: every (src, dst) where bytes from src arrived at dst.
+
+    Each node sends a one-way NOTE to every peer; notes that arrive are
+    collected until none has come for ``quiet_s`` (absence can only be seen
+    as a quiet window) or ``deadline_s`` passes.
+    """
+    for src in cluster.ids:
+        ask(cluster.client_address(src), "NOTEALL")
+    heard: set[tuple[str, str]] = set()
+    last_new = time.monotonic()
+    end = last_new + deadline_s
+    while time.monotonic() < end:
+        before = len(heard)
+        for dst in cluster.ids:
+            senders = json.loads(ask(cluster.client_address(dst), "HEARD"))
+            heard |= {(src, dst) for src in senders}
+        if len(heard) > before:
+            last_new = time.monotonic()
+        elif time.monotonic() - last_new >= quiet_s:
+            break
+        time.sleep(0.02)
+    return heard

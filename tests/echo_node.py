@@ -13,8 +13,11 @@ Client port, one command per line:
     PROBE peer [ms]      -> OK peer | FAIL peer reason     (a fresh connection)
     PROBEALL [ms]        -> {"n2": true, ...} as JSON      (every peer, concurrently)
     PING peer [ms]       -> OK peer | FAIL peer reason     (over one kept-open connection)
+    NOTEALL              -> SENT, after sending ``NOTE <this id>`` to every peer (one way, no reply)
+    HEARD                -> JSON list of peers whose NOTE arrived since the last HEARD
     STARTS               -> how many times a node started with this data dir
     CHILD                -> pid of the child started by --spawn-child
+    EXIT n               -> the node exits with code n at once
 
 Standard library only, so it starts in tens of milliseconds.
 """
@@ -40,6 +43,7 @@ class EchoNode:
             if peer_id != self.id:
                 self.peers[peer_id] = (host, int(port))
         self.kept: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+        self.heard: set[str] = set()
         self.starts = 0
         self.child: subprocess.Popen[bytes] | None = None
         if args.data_dir:
@@ -56,6 +60,10 @@ class EchoNode:
     async def on_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             hello = (await reader.readline()).decode().split()
+            if len(hello) == 2 and hello[0] == "NOTE":
+                # One-way traffic: shows which *direction* of a link carries bytes.
+                self.heard.add(hello[1])
+                return
             caller = hello[1] if len(hello) == 2 and hello[0] == "HELLO" else "?"
             writer.write(f"ECHO {self.id} {caller}\n".encode())
             await writer.drain()
@@ -83,6 +91,19 @@ class EchoNode:
             return f"OK {peer}" if reply.startswith(f"ECHO {peer}".encode()) else f"FAIL {peer} reply {reply!r}"
         except (OSError, TimeoutError) as e:
             return f"FAIL {peer} {type(e).__name__}"
+        finally:
+            writer.close()
+
+    async def note(self, peer: str) -> None:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(*self.peers[peer]), 0.5)
+        except (OSError, TimeoutError):
+            return
+        writer.write(f"NOTE {self.id}\n".encode())
+        try:
+            await asyncio.wait_for(writer.drain(), 0.5)
+        except (OSError, TimeoutError):
+            pass
         finally:
             writer.close()
 
@@ -141,6 +162,14 @@ class EchoNode:
             peers = sorted(self.peers)
             replies = await asyncio.gather(*(self.dial(p, timeout) for p in peers))
             return json.dumps({p: r.startswith("OK") for p, r in zip(peers, replies, strict=True)})
+        if verb == "NOTEALL":
+            await asyncio.gather(*(self.note(p) for p in self.peers))
+            return "SENT"
+        if verb == "HEARD":
+            heard, self.heard = sorted(self.heard), set()
+            return json.dumps(heard)
+        if verb == "EXIT" and len(words) > 1:
+            os._exit(int(words[1]))
         if verb == "STARTS":
             return str(self.starts)
         if verb == "CHILD":

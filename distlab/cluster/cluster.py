@@ -79,6 +79,8 @@ class Cluster:
         self._ports = PortAllocator(base_port)
         self._closed_port: ClosedPort | None = None
         self._nodes: dict[str, Node] = {}
+        # (src, dst) -> the port src dials to reach dst (per-link wiring), for display.
+        self.link_ports: dict[Link, int] = {}
         self._monitor: Monitor | None = None
         self._started = False
 
@@ -226,7 +228,7 @@ class Cluster:
         peer_port = {i: self._ports.take(f"node {i} peer port") for i in self.ids}
         advertise = dict(peer_port)
         client_port = dict(direct_port)
-        link_port: dict[Link, int] = {}
+        link_port = self.link_ports
         if not self.direct:
             self.net = self._start_network()
             if s.wiring == "ingress":
