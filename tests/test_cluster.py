@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -163,3 +164,15 @@ def test_http_and_command_health_probes(tmp_path: Path) -> None:
         assert c["n1"].state is NodeState.UP
         assert ask(c.client_address("n1"), "ID") == "n1"
     assert not proc.leaked()
+
+
+@pytest.mark.cluster(nodes=2)
+def test_clients_reach_nodes_through_a_link_that_can_be_cut(cluster: Cluster) -> None:
+    assert cluster.net is not None
+    assert ask(cluster.client_address("n1"), "ID") == "n1"
+    cluster.net.cut("client", "n1")
+    with pytest.raises(socket.timeout):
+        ask(cluster.client_address("n1"), "ID", timeout=0.3)
+    assert ask(cluster.client_address("n2"), "ID") == "n2"
+    cluster.net.heal()
+    assert ask(cluster.client_address("n1"), "ID") == "n1"
