@@ -206,6 +206,14 @@ class Client:
         reply = await self._once(node, {"op": "status"}, timeout or self.attempt_timeout)
         return reply
 
+    async def local_get(self, node: str, key: str, timeout: float | None = None) -> dict[str, Any]:
+        """``node``'s own applied value of ``key`` (a serializable read: may be stale)."""
+        return await self._once(node, {"op": "get", "key": key, "local": True}, timeout or self.attempt_timeout)
+
+    async def registry(self, node: str, timeout: float | None = None) -> dict[str, Any]:
+        """``node``'s own applied registry (``reply["registry"]``: name -> owner)."""
+        return await self._once(node, {"op": "registry"}, timeout or self.attempt_timeout)
+
     async def trace(self, node: str, route: list[str], timeout: float | None = None) -> dict[str, Any]:
         """Send a trace probe to ``node`` that hops along ``route`` (node ids); returns the last hop's view."""
         return await self._once(node, {"op": "trace", "route": list(route)}, timeout or self.timeout)

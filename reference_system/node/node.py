@@ -269,6 +269,10 @@ class Node:
             cmd = parse_command(req)
         except BadCommand as exc:
             return {**error("bad_request", str(exc)), **self.base(ctx)}
+        if cmd["op"] in READ_OPS and req.get("local") is True:
+            # A serializable read (etcd's term): this node's applied state, possibly
+            # stale, answered without asking anyone -- what tests use to see replication.
+            return {**self.base(ctx), **self.sm.read(cmd), "applied": self.sm.applied_index}
         reply = await self._run(cmd, ctx, forwarded)
         return {**self.base(ctx), **reply}
 

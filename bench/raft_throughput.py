@@ -1,0 +1,107 @@
+"""Reference KV cluster throughput: 3 nodes on loopback, 32 concurrent clients.
+
+Figures: acknowledged puts/s with p50/p99 latency, then linearizable reads/s
+(ReadIndex) with p99. Clients dial nodes directly (no fault proxies): this
+measures the node, not the proxy. Each client is its own connection and runs
+one request at a time, so throughput comes from batching across clients
+(group fsync, one ReadIndex round per batch), not from pipelining.
+
+    .venv/bin/python bench/raft_throughput.py [--seconds 10] [--clients 32] [--proxies]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._results import record
+from distlab.cluster import Cluster
+from distlab.config.loader import load
+from reference_system.client import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, round(q * len(sorted_values)) - 1))
+    return sorted_values[k]
+
+
+async def wait_leader(client: Client, ids: list[str], timeout: float = 10.0) -> str:
+    """The leader every node agrees on."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            leaders = {(await client.status(i)).get("leader") for i in ids}
+        except Exception:
+            leaders = {None}
+        if len(leaders) == 1 and None not in leaders:
+            return leaders.pop()  # type: ignore[return-value]
+        await asyncio.sleep(0.05)
+    raise RuntimeError("no leader within the timeout")
+
+
+async def phase(addrs: dict, leader: str, clients: int, seconds: float, op: str) -> tuple[int, list[float], int]:
+    """Run ``clients`` closed-loop clients for ``seconds``; (acked ops, latencies in s, failures)."""
+    lat: list[float] = []
+    failed = 0
+    stop_at = time.monotonic() + seconds
+
+    async def one(n: int) -> None:
+        nonlocal failed
+        async with Client(addrs, timeout=5.0, client_id=f"b{n}") as c:
+            c.leader = leader
+            i = 0
+            while time.monotonic() < stop_at:
+                t0 = time.perf_counter()
+                r = await (c.put(f"k{n}-{i % 100}", i) if op == "put" else c.get(f"k{n}-{i % 100}"))
+                if r.ok:
+                    lat.append(time.perf_counter() - t0)
+                else:
+                    failed += 1
+                i += 1
+
+    await asyncio.gather(*(one(n) for n in range(clients)))
+    return len(lat), sorted(lat), failed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--proxies", action="store_true", help="route peers and clients through fault proxies")
+    args = ap.parse_args()
+    cfg = load(ROOT / "config.toml")
+    run = Path(tempfile.mkdtemp(prefix="bench-raft-"))
+    with Cluster(cfg.cluster, run, nodes=3, network=cfg.network, direct=not args.proxies, cwd=ROOT) as c:
+        addrs = {i: c.client_address(i) for i in c.ids}
+
+        async def go() -> None:
+            async with Client(addrs) as probe:
+                leader = await wait_leader(probe, c.ids)
+            tag = " via proxies" if args.proxies else ""
+            for op in ("put", "get"):
+                n, lat, failed = await phase(addrs, leader, args.clients, args.seconds, op)
+                rate = n / args.seconds
+                name = f"raft 3 nodes, {args.clients} clients{tag}"
+                record(f"{name}: acknowledged {op}s/s", rate, "ops/s")
+                record(f"{name}: {op} p50", percentile(lat, 0.50) * 1000, "ms")
+                record(f"{name}: {op} p99", percentile(lat, 0.99) * 1000, "ms")
+                if failed:
+                    print(f"{op}: {failed} operations did not succeed")
+
+        asyncio.run(go())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
