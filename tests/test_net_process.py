@@ -1,0 +1,78 @@
+"""The proxy server process lives and dies with its owner."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from distlab.net import Network
+from distlab.proc import kill_group, spawn
+
+OWNER = """
+import sys, time
+from pathlib import Path
+from distlab.net import Network
+net = Network.start(Path(sys.argv[1]))
+port = net.add_link("n1", "n2", ("127.0.0.1", 9))
+print(net.backend.pid, port, flush=True)
+time.sleep(60)
+"""
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_gone(pid: int, deadline_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if gone(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def refuses(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_sigkill_of_the_owner_takes_the_proxy_server_with_it(tmp_path: Path) -> None:
+    owner = spawn(
+        [sys.executable, "-c", OWNER, str(tmp_path)], run_dir=tmp_path, stdout=subprocess.PIPE
+    )
+    try:
+        assert owner.stdout is not None
+        proxy_pid, port = (int(x) for x in owner.stdout.readline().split())
+        assert psutil.pid_exists(proxy_pid) and not refuses(port)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=10)
+        assert wait_gone(proxy_pid), "the proxy server outlived its owner"
+        assert refuses(port)
+    finally:
+        kill_group(owner)
+        owner.wait(timeout=10)
+
+
+def test_close_stops_the_server_and_frees_the_ports(tmp_path: Path) -> None:
+    net = Network.start(tmp_path)
+    port = net.add_link("n1", "n2", ("127.0.0.1", 9))
+    pid = net.backend.pid  # type: ignore[attr-defined]
+    assert pid is not None and not gone(pid)
+    net.close()
+    net.close()  # idempotent
+    assert wait_gone(pid)
+    assert refuses(port)
+    assert (tmp_path / "pids").read_text().split()[0] == str(pid)  # recorded for reaping
