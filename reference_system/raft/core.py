@@ -477,8 +477,10 @@ class RaftNode:
         if self._bcast_pending:
             self._bcast_pending = False
             for p in self.cfg.peers:
-                if p != self.id:
-                    self._send_append(p)
+                if p != self.id and self._send_append(p):
+                    # Replicating: fill the pipeline rather than wait for each ack.
+                    while self._send_append(p, send_empty=False):
+                        pass
         if self._heartbeat_pending:
             self._heartbeat_pending = False
             for p, pr in self._progress.items():
