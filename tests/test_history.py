@@ -13,7 +13,7 @@ from distlab.config.schema import GateSpec
 from distlab.errors import UsageError
 from distlab.gates import evaluate
 from distlab.report.branch import CI_BRANCH_VARS, detect_branch
-from distlab.report.history import RunHistory, default_path
+from distlab.report.history import RunHistory, history_path
 from tests._runs import latencies, layer, run
 
 
@@ -108,7 +108,8 @@ def test_cli_lists_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     config = tmp_path / "config.toml"
     assert main(["--config", str(config), "history"]) == 0
     assert "no runs recorded yet" in capsys.readouterr().out
-    history = RunHistory(default_path(config))
+    history = RunHistory(history_path(config))
+    assert history.path == tmp_path / ".distlab" / "history.sqlite"
     failing = perf_run(1.0, seed=424242, started=1000.0, verdict="fail")
     failing.exit_code = 1
     failing.gates = evaluate([GateSpec("performance.failed", ["> 0"])], failing)
@@ -121,6 +122,16 @@ def test_cli_lists_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["--config", str(config), "history", "--json", "-n", "1"]) == 0
     [line] = capsys.readouterr().out.splitlines()
     assert json.loads(line)["seed"] == 515151
+
+
+def test_cli_reads_the_history_next_to_a_configured_run_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[project]\nrun_dir = "out/runs"\n')
+    RunHistory(tmp_path / "out" / "history.sqlite").record(perf_run(1.0, seed=777, started=1.0))
+    assert main(["--config", str(config), "history"]) == 0
+    assert "777" in capsys.readouterr().out
 
 
 def test_cli_rejects_a_bad_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

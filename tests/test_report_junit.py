@@ -254,3 +254,5 @@ def test_an_unwritable_report_path_is_a_one_line_usage_error(full_run, tmp_path:
         write_junit(full_run, blocker / "junit.xml")
     assert str(blocker / "junit.xml") in e.value.message
     assert "\n" not in e.value.message
+    # Also an OSError, for callers that treat report files like any other I/O.
+    assert isinstance(e.value, OSError) and "is a file, not a directory" in e.value.strerror

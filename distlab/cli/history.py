@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from distlab.errors import UsageError
@@ -28,11 +29,11 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from distlab.cli.output import console
-    from distlab.report.history import RunHistory, default_path
+    from distlab.report.history import RunHistory
 
     if args.limit < 1:
         raise UsageError(f"--limit must be a whole number of at least 1, got {args.limit}")
-    path = default_path(args.config)
+    path = _history_path(args.config)
     records = RunHistory(path).recent(args.limit, branch=args.branch)
     if args.json:
         for r in records:
@@ -61,6 +62,17 @@ def run(args: argparse.Namespace) -> int:
         )
     console().print(table)
     return 0
+
+
+def _history_path(config: str) -> Path:
+    """The history the runner writes: next to ``[project] run_dir`` of the config."""
+    from distlab.report.history import history_path
+
+    if not Path(config).is_file():
+        return history_path(config)
+    from distlab.config.loader import load
+
+    return history_path(config, load(config).project.run_dir)
 
 
 def _duration(seconds: float) -> str:

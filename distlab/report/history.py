@@ -21,7 +21,7 @@ from distlab.report.branch import detect_branch
 from distlab.report.summary import summary_bytes
 from distlab.results import RunResult
 
-HISTORY_FILE = Path(".distlab") / "history.sqlite"
+HISTORY_NAME = "history.sqlite"
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -43,9 +43,10 @@ CREATE INDEX IF NOT EXISTS runs_branch_verdict ON runs (branch, verdict, started
 """
 
 
-def default_path(config_path: str | Path = "config.toml") -> Path:
-    """Where the history lives: ``.distlab/history.sqlite`` next to the config file."""
-    return Path(config_path).resolve().parent / HISTORY_FILE
+def history_path(config_path: str | Path = "config.toml", run_dir: str = ".distlab/runs") -> Path:
+    """Where the history lives: next to the runs directory (``[project] run_dir``,
+    relative to the config file), so by default ``.distlab/history.sqlite``."""
+    return (Path(config_path).resolve().parent / run_dir).parent / HISTORY_NAME
 
 
 @dataclass(frozen=True)
