@@ -6,6 +6,7 @@ import dataclasses
 import json
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,13 @@ def directed_reach(cluster: Any, quiet_s: float = 0.3, deadline_s: float = 3.0) 
             break
         time.sleep(0.02)
     return heard
+
+
+def wait_for(condition: Callable[[], bool], deadline_s: float = 5.0) -> bool:
+    """Poll ``condition`` until it holds or ``deadline_s`` passes; its last value."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()

@@ -8,25 +8,15 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
-from cluster_helpers import ask, echo_settings
+from cluster_helpers import ask, echo_settings, wait_for
 
 from distlab import events, proc
 from distlab.cluster import Cluster, NodeState
 from distlab.config.schema import ClusterSettings, NetworkSettings
-
-
-def wait_for(condition: Callable[[], bool], deadline_s: float = 5.0) -> bool:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.fixture
