@@ -238,6 +238,7 @@ class _Builder:
                     where,
                     f'must be a condition such as "< 50" or a list of them, got {_show(value)}',
                 )
+            self.check_metric(metric, where)
             for condition in conditions:
                 self.check_condition(condition, where)
             gates.append(
@@ -249,6 +250,16 @@ class _Builder:
                 )
             )
         return gates
+
+    def check_metric(self, metric: str, where: tuple[str, ...]) -> None:
+        try:
+            from distlab.gates import parse_metric
+        except ImportError:  # the gates package is optional at this layer
+            return
+        try:
+            parse_metric(metric)
+        except ValueError as e:
+            raise self.fail(where, str(e)) from None
 
     def check_condition(self, condition: str, where: tuple[str, ...]) -> None:
         try:
