@@ -155,6 +155,11 @@ class _Builder:
             ret=None,
             line=line,
         )
+        if self.model is not None:
+            try:
+                self.model.validate(op.f, op.value, UNKNOWN, False)
+            except ValueError as e:
+                raise self.fail(line, str(e)) from None
         self.open[process] = op
         self.history.ops.append(op)
 
@@ -186,12 +191,6 @@ class _Builder:
             raise HistoryError(
                 f"{self.history.source}: empty history; expected one JSON object per line"
             )
-        if self.model is not None:
-            for op in self.open.values():
-                try:
-                    self.model.validate(op.f, op.value, UNKNOWN, False)
-                except ValueError as e:
-                    raise self.fail(op.line, str(e)) from None
         return self.history
 
 

@@ -141,3 +141,17 @@ def mutate_read(rng: random.Random, records: list[dict[str, Any]], values: int =
     else:
         rec["value"] = (rec["value"] or "") + "x."
     return True
+
+
+def hard_history(n: int = 22) -> list[dict[str, Any]]:
+    """A history whose check is exponential: ``n`` concurrent writes that time out,
+    then a read of a value never written, so the search must try every subset of
+    the writes before it may say invalid. For time-budget tests and benchmarks."""
+    recs: list[dict[str, Any]] = []
+    for p in range(n):
+        recs.append({"process": p, "type": "invoke", "f": "write", "key": "x", "value": p, "time": p})
+    for p in range(n):
+        recs.append({"process": p, "type": "info", "f": "write", "key": "x", "value": p, "time": 100 + p})
+    recs.append({"process": n, "type": "invoke", "f": "read", "key": "x", "value": None, "time": 200})
+    recs.append({"process": n, "type": "ok", "f": "read", "key": "x", "value": -1, "time": 300})
+    return recs

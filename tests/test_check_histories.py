@@ -1,0 +1,156 @@
+"""Hand-made histories with known verdicts, bad input, and the `distlab check` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from distlab.checkers import KV, HistoryError, Register, Verdict, check_linearizable, load
+from distlab.cli.main import main
+from distlab.workload.simulate import hard_history
+
+DATA = Path(__file__).parent / "data" / "histories"
+MODELS = {"register": Register(), "kv": KV()}
+
+
+def _cases() -> list[tuple[str, Path, Verdict]]:
+    cases = []
+    for model in MODELS:
+        for path in sorted((DATA / model).glob("*.jsonl")):
+            expected = Verdict(path.name.split("_", 1)[0])
+            cases.append((model, path, expected))
+    return cases
+
+
+@pytest.mark.parametrize(("model", "path", "expected"), _cases(), ids=lambda v: getattr(v, "stem", None))
+def test_hand_made_history_has_its_known_verdict(model: str, path: Path, expected: Verdict) -> None:
+    result = check_linearizable(load(path, MODELS[model]), MODELS[model])
+    assert result.verdict is expected, result.summary()
+    if expected is Verdict.INVALID:
+        cx = result.invalid[0].counterexample
+        assert cx is not None and cx.blocked is not None
+        assert "cannot" in cx.text()
+
+
+def test_only_the_bad_key_is_blamed() -> None:
+    result = check_linearizable(load(DATA / "register/invalid_multi_key_one_bad.jsonl"), Register())
+    assert [k.key for k in result.invalid] == ["b"]
+    assert {k.key: k.verdict for k in result.keys}["a"] is Verdict.VALID
+
+
+def test_counterexample_is_the_shortest_failing_prefix() -> None:
+    # The stale read is on line 5-6; the ops after it must not be in the counterexample.
+    recs = [json.loads(line) for line in (DATA / "register/invalid_stale_read.jsonl").open()]
+    t = recs[-1]["time"]
+    recs += [
+        {"process": 0, "type": "invoke", "f": "write", "key": "x", "value": 9, "time": t + 10},
+        {"process": 0, "type": "ok", "f": "write", "key": "x", "value": 9, "time": t + 20},
+    ]
+    from distlab.checkers import from_records
+
+    result = check_linearizable(from_records(recs), Register())
+    cx = result.invalid[0].counterexample
+    assert cx is not None
+    assert cx.cut == t
+    assert [op.value for op in cx.longest] == [1, 2]
+    assert cx.blocked is not None and cx.blocked.output == 1
+
+
+BAD = {
+    "unmatched_completion": ":3: ok for process 1 matches no open invoke",
+    "time_backwards": ":3: time goes backwards",
+    "unknown_f": ":3: unknown f 'increment'",
+    "malformed_json": ":2: malformed JSON",
+    "empty": ": empty history",
+    "invoke_twice": ":2: process 0 invoked again",
+    "bad_type": ":2: type must be one of",
+    "cas_not_pair": ":1: cas value must be [expected, new]",
+    "missing_time": ":2: time must be a number",
+    "not_an_object": ":2: expected a JSON object",
+    "completion_f_mismatch": ":2: ok f 'read' does not match",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_input_is_one_line_naming_the_line(name: str) -> None:
+    path = DATA / "bad" / f"{name}.jsonl"
+    with pytest.raises(HistoryError) as e:
+        load(path, Register())
+    assert BAD[name] in e.value.message
+    assert "\n" not in e.value.message
+    assert e.value.exit_code == 2
+
+
+def test_cli_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    valid = DATA / "register/valid_cas_chain.jsonl"
+    invalid = DATA / "register/invalid_stale_read.jsonl"
+    assert main(["check", "--model", "register", str(valid)]) == 0
+    out = capsys.readouterr().out
+    assert "valid (4 ops, 1 keys" in out and "cas" in out and "p50" in out  # verdict and stats
+    assert main(["check", "--model", "register", "--html-dir", str(tmp_path), str(invalid)]) == 1
+    out = capsys.readouterr().out
+    assert "then this op must take effect and cannot" in out
+    page = (tmp_path / "invalid_stale_read.timeline.html").read_text()
+    assert "class='op blocked'" in page and "read -&gt; 1" in page
+
+
+def test_cli_several_files_one_line_each_worst_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "--model", "register", "--html-dir", str(tmp_path), str(DATA / "register")])
+    out = capsys.readouterr().out.splitlines()
+    verdict_lines = [line for line in out if line.startswith(str(DATA))]
+    assert len(verdict_lines) == len(list((DATA / "register").glob("*.jsonl")))
+    assert all(" s" in line.rsplit(" in ", 1)[-1] for line in verdict_lines)  # check time
+    assert code == 1
+    # bad input outranks invalid, and the other files are still checked
+    code = main(["check", "--model", "register", str(DATA / "bad/empty.jsonl"), str(DATA / "register/valid_cas_chain.jsonl")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "empty history" in captured.err and "valid_cas_chain.jsonl: valid" in captured.out
+
+
+def test_cli_unknown_when_out_of_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "hard.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in hard_history()))
+    assert main(["check", "--model", "register", "--budget", "0.2", str(path)]) == 4
+    assert "unknown (time budget)" in capsys.readouterr().out
+
+
+def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--model", "nope", str(tmp_path)]) == 2
+    assert "--model: unknown model 'nope'" in capsys.readouterr().err
+    assert main(["check", "--model", "register", str(tmp_path / "missing.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["check", "--model", "register", "--budget", "soon", str(tmp_path)])
+    assert e.value.code == 2
+
+
+def test_cli_loads_a_user_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "counter_model.py").write_text(
+        "from distlab.checkers import Model\n"
+        "class Counter(Model):\n"
+        "    name = 'counter'\n"
+        "    functions = frozenset({'incr', 'read'})\n"
+        "    read_only = frozenset({'read'})\n"
+        "    def init(self):\n"
+        "        return 0\n"
+        "    def step(self, state, f, value, output):\n"
+        "        if f == 'incr':\n"
+        "            return True, state + value\n"
+        "        return output == state, state\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    recs = [
+        {"process": 0, "type": "invoke", "f": "incr", "value": 2, "time": 0},
+        {"process": 1, "type": "invoke", "f": "read", "time": 1},
+        {"process": 0, "type": "ok", "f": "incr", "value": 2, "time": 5},
+        {"process": 1, "type": "ok", "f": "read", "value": 2, "time": 6},
+        {"process": 1, "type": "invoke", "f": "read", "time": 7},
+        {"process": 1, "type": "ok", "f": "read", "value": 0, "time": 8},
+    ]
+    path = tmp_path / "counter.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert main(["check", "--model", "counter_model:Counter", "--html-dir", str(tmp_path), str(path)]) == 1
+    assert "model counter" in capsys.readouterr().out
