@@ -24,7 +24,9 @@ def _cases() -> list[tuple[str, Path, Verdict]]:
     return cases
 
 
-@pytest.mark.parametrize(("model", "path", "expected"), _cases(), ids=lambda v: getattr(v, "stem", None))
+@pytest.mark.parametrize(
+    ("model", "path", "expected"), _cases(), ids=lambda v: getattr(v, "stem", None)
+)
 def test_hand_made_history_has_its_known_verdict(model: str, path: Path, expected: Verdict) -> None:
     result = check_linearizable(load(path, MODELS[model]), MODELS[model])
     assert result.verdict is expected, result.summary()
@@ -96,15 +98,27 @@ def test_cli_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "class='op blocked'" in page and "read -&gt; 1" in page
 
 
-def test_cli_several_files_one_line_each_worst_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["check", "--model", "register", "--html-dir", str(tmp_path), str(DATA / "register")])
+def test_cli_several_files_one_line_each_worst_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["check", "--model", "register", "--html-dir", str(tmp_path), str(DATA / "register")]
+    )
     out = capsys.readouterr().out.splitlines()
     verdict_lines = [line for line in out if line.startswith(str(DATA))]
     assert len(verdict_lines) == len(list((DATA / "register").glob("*.jsonl")))
     assert all(" s" in line.rsplit(" in ", 1)[-1] for line in verdict_lines)  # check time
     assert code == 1
     # bad input outranks invalid, and the other files are still checked
-    code = main(["check", "--model", "register", str(DATA / "bad/empty.jsonl"), str(DATA / "register/valid_cas_chain.jsonl")])
+    code = main(
+        [
+            "check",
+            "--model",
+            "register",
+            str(DATA / "bad/empty.jsonl"),
+            str(DATA / "register/valid_cas_chain.jsonl"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2
     assert "empty history" in captured.err and "valid_cas_chain.jsonl: valid" in captured.out
@@ -127,7 +141,9 @@ def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert e.value.code == 2
 
 
-def test_cli_loads_a_user_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_loads_a_user_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "counter_model.py").write_text(
         "from distlab.checkers import Model\n"
         "class Counter(Model):\n"
@@ -152,5 +168,8 @@ def test_cli_loads_a_user_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     ]
     path = tmp_path / "counter.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    assert main(["check", "--model", "counter_model:Counter", "--html-dir", str(tmp_path), str(path)]) == 1
+    assert (
+        main(["check", "--model", "counter_model:Counter", "--html-dir", str(tmp_path), str(path)])
+        == 1
+    )
     assert "model counter" in capsys.readouterr().out

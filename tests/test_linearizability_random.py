@@ -63,27 +63,40 @@ def _records(spec: list[tuple[str, Any, str, Any, int, int]]) -> list[dict[str, 
         base = {"process": p, "f": f, "key": "x"}
         recs.append((call, 0, {**base, "type": "invoke", "value": value, "time": call}))
         if outcome != "pending":
-            recs.append((call + dur, 1, {**base, "type": outcome, "value": output, "time": call + dur}))
+            recs.append(
+                (call + dur, 1, {**base, "type": outcome, "value": output, "time": call + dur})
+            )
     recs.sort(key=lambda r: (r[0], r[1]))
     return [r[2] for r in recs]
 
 
 small = st.integers(0, 2)
 register_op = st.one_of(
-    st.tuples(st.just("write"), small, st.sampled_from(["ok", "ok", "info", "fail", "pending"])).map(
-        lambda t: (t[0], t[1], t[2], t[1])
+    st.tuples(
+        st.just("write"), small, st.sampled_from(["ok", "ok", "info", "fail", "pending"])
+    ).map(lambda t: (t[0], t[1], t[2], t[1])),
+    st.tuples(
+        st.just("read"),
+        st.none(),
+        st.sampled_from(["ok", "ok", "ok", "info"]),
+        st.one_of(st.none(), small),
     ),
-    st.tuples(st.just("read"), st.none(), st.sampled_from(["ok", "ok", "ok", "info"]), st.one_of(st.none(), small)),
-    st.tuples(st.just("cas"), st.lists(small, min_size=2, max_size=2), st.sampled_from(["ok", "fail", "info"])).map(
-        lambda t: (t[0], t[1], t[2], t[1])
-    ),
+    st.tuples(
+        st.just("cas"),
+        st.lists(small, min_size=2, max_size=2),
+        st.sampled_from(["ok", "fail", "info"]),
+    ).map(lambda t: (t[0], t[1], t[2], t[1])),
 )
 kv_op = st.one_of(
-    st.tuples(st.just("append"), st.sampled_from(["a", "b"]), st.sampled_from(["ok", "ok", "info"])).map(
+    st.tuples(
+        st.just("append"), st.sampled_from(["a", "b"]), st.sampled_from(["ok", "ok", "info"])
+    ).map(lambda t: (t[0], t[1], t[2], t[1])),
+    st.tuples(st.just("put"), st.sampled_from(["a", "b"]), st.just("ok")).map(
         lambda t: (t[0], t[1], t[2], t[1])
     ),
-    st.tuples(st.just("put"), st.sampled_from(["a", "b"]), st.just("ok")).map(lambda t: (t[0], t[1], t[2], t[1])),
-    st.tuples(st.just("get"), st.none(), st.just("ok"), st.sampled_from(["", "a", "b", "ab", "ba", None])),
+    st.tuples(
+        st.just("get"), st.none(), st.just("ok"), st.sampled_from(["", "a", "b", "ab", "ba", None])
+    ),
     st.tuples(st.just("delete"), st.none(), st.sampled_from(["ok", "info"]), st.none()),
 )
 timing = st.tuples(st.integers(0, 12), st.integers(0, 6))
@@ -124,7 +137,9 @@ def _agrees(recs: list[dict[str, Any]], model: Model) -> None:
 def test_histories_of_a_correct_store_are_never_called_invalid(
     seed: int, n: int, clients: int, keys: int, model: str
 ) -> None:
-    recs = simulate(random.Random(seed), ops=n, clients=clients, keys=keys, model=model, timeout_rate=0.1)
+    recs = simulate(
+        random.Random(seed), ops=n, clients=clients, keys=keys, model=model, timeout_rate=0.1
+    )
     m = Register() if model == "register" else KV()
     assert check_linearizable(from_records(recs, model=m), m).verdict is Verdict.VALID
 
@@ -142,7 +157,9 @@ def _agrees_multi(recs: list[dict[str, Any]], model: Model) -> None:
     history = from_records(recs, model=model)
     result = check_linearizable(history, model)
     parts = partitions(history, model)
-    expected = Verdict.VALID if all(oracle(ops, model) for ops in parts.values()) else Verdict.INVALID
+    expected = (
+        Verdict.VALID if all(oracle(ops, model) for ops in parts.values()) else Verdict.INVALID
+    )
     assert result.verdict is expected, recs
 
 

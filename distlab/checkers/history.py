@@ -122,15 +122,11 @@ class _Builder:
         if not isinstance(f, str):
             raise self.fail(line, f"f must be a string, got {show(f)}")
         if process == NEMESIS:
-            self.history.nemesis.append(
-                NemesisRecord(kind, f, freeze(rec.get("value")), t, line)
-            )
+            self.history.nemesis.append(NemesisRecord(kind, f, freeze(rec.get("value")), t, line))
             return
         if self.model is not None and f not in self.model.functions:
             allowed = ", ".join(sorted(self.model.functions))
-            raise self.fail(
-                line, f"unknown f {f!r}; the {self.model.name} model allows {allowed}"
-            )
+            raise self.fail(line, f"unknown f {f!r}; the {self.model.name} model allows {allowed}")
         if kind == "invoke":
             self._invoke(rec, process, f, t, line)
         else:

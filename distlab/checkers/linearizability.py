@@ -217,8 +217,20 @@ def prefix(ops: Sequence[Op], cut: int | float, model: Model) -> list[Op]:
             out.append(op)
         elif op.f not in model.read_only:
             out.append(
-                Op(op.index, op.process, op.f, op.key, op.value, UNKNOWN, "info",
-                   op.call, None, op.line, None, None)
+                Op(
+                    op.index,
+                    op.process,
+                    op.f,
+                    op.key,
+                    op.value,
+                    UNKNOWN,
+                    "info",
+                    op.call,
+                    None,
+                    op.line,
+                    None,
+                    None,
+                )
             )
     return out
 

@@ -244,7 +244,9 @@ def _share_ok(ops: Sequence[Op]) -> float | None:
     return sum(op.type == "ok" for op in ops) / len(ops) if ops else None
 
 
-def _recoveries(ops: Sequence[Op], windows: Sequence[Window], sustain_s: float) -> list[float | None]:
+def _recoveries(
+    ops: Sequence[Op], windows: Sequence[Window], sustain_s: float
+) -> list[float | None]:
     sustain = sustain_s * NS
     bad_calls = sorted(op.call for op in ops if op.type != "ok")
     ok_ends = sorted(op.end for op in ops if op.type == "ok" and op.end is not None)

@@ -99,9 +99,8 @@ def _section(cx: Counterexample) -> str:
             f"<text x='{x0 + 3:.1f}' y='{y + 14}'>{html.escape(label[: max(1, int(w / 7))])}</text></g>"
         )
     svg.append("</svg>")
-    return (
-        f"<h2>key {html.escape(show(cx.key))}</h2><pre>{html.escape(cx.text())}</pre>"
-        + "".join(svg)
+    return f"<h2>key {html.escape(show(cx.key))}</h2><pre>{html.escape(cx.text())}</pre>" + "".join(
+        svg
     )
 
 

@@ -22,7 +22,11 @@ class Verdict(StrEnum):
 
 
 _RANK = {Verdict.VALID: 0, Verdict.UNKNOWN: 1, Verdict.INVALID: 2}
-_EXIT = {Verdict.VALID: ExitCode.OK, Verdict.INVALID: ExitCode.FAILED, Verdict.UNKNOWN: ExitCode.UNKNOWN}
+_EXIT = {
+    Verdict.VALID: ExitCode.OK,
+    Verdict.INVALID: ExitCode.FAILED,
+    Verdict.UNKNOWN: ExitCode.UNKNOWN,
+}
 
 
 def compose(verdicts: Iterable[Verdict]) -> Verdict:

@@ -148,9 +148,7 @@ def search(
                 longest = [op_of[c] for c, _ in stack]
                 blocked = op_of[e]
             if not stack:
-                return SearchResult(
-                    Verdict.INVALID, "", steps, len(cache), longest, blocked
-                )
+                return SearchResult(Verdict.INVALID, "", steps, len(cache), longest, blocked)
             e, state = stack.pop()
             i = op_of[e]
             if is_info[i]:

@@ -63,7 +63,9 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="print stats per file (default: on for one file, off for several)",
     )
-    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="history files or directories of *.jsonl")
+    p.add_argument(
+        "paths", nargs="+", metavar="FILE|DIR", help="history files or directories of *.jsonl"
+    )
     p.set_defaults(command="check")
 
 

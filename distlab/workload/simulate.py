@@ -65,7 +65,9 @@ def simulate(
         else:
             ret = call + latency
             effect = rng.randrange(call, ret + 1)
-        sim.append(_SimOp(process[c], f, rng.choice(key_names), value, call, ret, effect, timed_out))
+        sim.append(
+            _SimOp(process[c], f, rng.choice(key_names), value, call, ret, effect, timed_out)
+        )
         if timed_out:
             process[c] += clients  # Jepsen: a process whose op timed out is replaced
         clock[c] = ret + rng.randrange(1, _MS // 2)
@@ -115,7 +117,9 @@ def _records(sim: list[_SimOp]) -> list[dict[str, Any]]:
     recs: list[tuple[int, int, dict[str, Any]]] = []
     for n, op in enumerate(sim):
         base = {"process": op.process, "f": op.f, "key": op.key}
-        recs.append((op.call, 2 * n, {**base, "type": "invoke", "value": op.value, "time": op.call}))
+        recs.append(
+            (op.call, 2 * n, {**base, "type": "invoke", "value": op.value, "time": op.call})
+        )
         if op.timed_out:
             done = {**base, "type": "info", "value": op.value, "time": op.ret}
         elif not op.ok:
@@ -149,9 +153,15 @@ def hard_history(n: int = 22) -> list[dict[str, Any]]:
     the writes before it may say invalid. For time-budget tests and benchmarks."""
     recs: list[dict[str, Any]] = []
     for p in range(n):
-        recs.append({"process": p, "type": "invoke", "f": "write", "key": "x", "value": p, "time": p})
+        recs.append(
+            {"process": p, "type": "invoke", "f": "write", "key": "x", "value": p, "time": p}
+        )
     for p in range(n):
-        recs.append({"process": p, "type": "info", "f": "write", "key": "x", "value": p, "time": 100 + p})
-    recs.append({"process": n, "type": "invoke", "f": "read", "key": "x", "value": None, "time": 200})
+        recs.append(
+            {"process": p, "type": "info", "f": "write", "key": "x", "value": p, "time": 100 + p}
+        )
+    recs.append(
+        {"process": n, "type": "invoke", "f": "read", "key": "x", "value": None, "time": 200}
+    )
     recs.append({"process": n, "type": "ok", "f": "read", "key": "x", "value": -1, "time": 300})
     return recs
