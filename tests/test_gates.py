@@ -48,6 +48,7 @@ def test_conditions_parse_and_print_back(text: str, shown: str) -> None:
         ("< 1/0", "division by zero"),
         ("< __import__", "unknown name"),
         ("< 3; rm -rf /", "unexpected ';'"),
+        ("=> 1", "unexpected '=' at column 1; comparisons are < <= > >= == !="),
         ("< " + "(" * 50 + "1" + ")" * 50, "nested deeper"),
     ],
 )

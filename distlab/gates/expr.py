@@ -63,8 +63,9 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
+            hint = "comparisons are < <= > >= == !=" if text[pos] in "=!" else EXAMPLES
             raise ValueError(
-                f"condition {_show(text)}: unexpected {text[pos]!r} at column {pos + 1}; {EXAMPLES}"
+                f"condition {_show(text)}: unexpected {text[pos]!r} at column {pos + 1}; {hint}"
             )
         kind = m.lastgroup or ""
         if kind != "space":
