@@ -74,6 +74,8 @@ def test_a_run_without_a_branch_gets_the_detected_one(tmp_path: Path, monkeypatc
     history = RunHistory(tmp_path / "history.sqlite")
     history.record(perf_run(1.0, seed=9, started=1.0, branch=""))
     assert history.recent(1)[0].branch == "release-1"
+    # A caller that does not know its branch finds the baseline the same way.
+    assert history.last_passing("").seed == 9
 
 
 def test_a_corrupt_history_is_a_one_line_error(tmp_path: Path) -> None:

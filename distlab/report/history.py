@@ -74,7 +74,7 @@ class RunHistory:
 
     def record(self, run: RunResult) -> int:
         """Store a finished run; returns its id. An empty ``run.branch`` is detected."""
-        branch = run.branch or detect_branch(self.path.parent)
+        branch = self._branch(run.branch)
         row = (
             run.started,
             run.finished,
@@ -98,9 +98,12 @@ class RunHistory:
             return int(cur.lastrowid or 0)
 
     def last_passing(self, branch: str) -> RunResult | None:
-        """The most recent run on ``branch`` whose verdict was ``pass``; the baseline."""
+        """The most recent run on ``branch`` whose verdict was ``pass``; the baseline.
+
+        An empty ``branch`` is detected, as ``record`` does, so the two agree."""
         if not self.path.exists():
             return None
+        branch = self._branch(branch)
         with self._connect() as db:
             found = db.execute(
                 "SELECT summary FROM runs WHERE branch = ? AND verdict = 'pass'"
@@ -135,6 +138,9 @@ class RunHistory:
         with self._connect() as db:
             found = db.execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _load(found[0]) if found else None
+
+    def _branch(self, branch: str) -> str:
+        return branch or detect_branch(self.path.parent if self.path.parent.exists() else None)
 
     @contextmanager
     def _connect(self, create: bool = False) -> Iterator[sqlite3.Connection]:
