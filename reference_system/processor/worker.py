@@ -1,0 +1,281 @@
+"""One queue processor: claim a batch, process it, settle it, repeat.
+
+It owns a psycopg_pool connection pool (checked connections, so a restarted
+database is noticed on first use) and a heartbeat thread. Every database
+step is retried with capped exponential backoff when the database is
+killed, restarted or cut off; the queue protocol (see
+``reference_system.queue.claims``) makes each retry safe, and after a
+failure the processor releases claims it cannot know it holds.
+
+SIGTERM (or SIGINT): finish the batch in hand (records not started within
+``term_grace_s`` are released instead), give back every claim, mark the
+instance stopped and exit 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from reference_system.processor.work import WorkFailed, process
+from reference_system.queue import claims
+from reference_system.queue.schema import migrate
+
+_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+
+
+@dataclass
+class Options:
+    """How a processor behaves; the command line maps onto these one to one."""
+
+    dsn: str
+    instance_id: str = ""
+    queue: str = "default"
+    batch: int = 10
+    poll_s: float = 0.2
+    heartbeat_s: float = 1.0
+    stale_after_s: float = 10.0
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 60.0
+    reconnect_cap_s: float = 2.0
+    term_grace_s: float = 10.0
+    pool_size: int = 3
+    exit_when_empty: bool = False
+    max_batches: int = 0  # 0: no limit
+    migrate: bool = True
+
+
+@dataclass
+class Tally:
+    """What this instance did, printed as JSON when it exits."""
+
+    instance_id: str
+    claimed: int = 0
+    completed: int = 0
+    failed: int = 0
+    released: int = 0
+    fenced_off: int = 0  # processed, but the claim had been reclaimed meanwhile
+    db_errors: int = 0
+    batches: int = 0
+    reclaimed: int = 0
+    started: float = field(default_factory=time.time)
+
+
+def default_instance_id() -> str:
+    """host-pid-random: unique across hosts, restarts and pid reuse."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class Processor:
+    """A queue processor; ``run()`` blocks until stopped and returns an exit code."""
+
+    def __init__(self, options: Options, work: Callable[[Any, int], str] = process) -> None:
+        self.opt = options
+        self.me = options.instance_id or default_instance_id()
+        self.work = work
+        self.tally = Tally(self.me)
+        self.stopping = threading.Event()
+        self._stop_at = 0.0
+        self._held: list[claims.Claimed] = []
+        self._needs_recovery = False
+        self._last_reclaim = 0.0
+        self.pool = ConnectionPool(
+            options.dsn,
+            min_size=1,
+            max_size=max(2, options.pool_size),
+            open=False,
+            kwargs={"autocommit": True, "connect_timeout": 5},
+            check=ConnectionPool.check_connection,
+            timeout=5.0,
+            reconnect_timeout=3600.0,
+            name=f"processor-{self.me}",
+        )
+
+    # -- life ---------------------------------------------------------------
+
+    def request_stop(self, *_: Any) -> None:
+        """Ask for a graceful stop (the SIGTERM handler)."""
+        if not self.stopping.is_set():
+            self._stop_at = time.monotonic()
+            self.stopping.set()
+
+    def run(self) -> int:
+        self.pool.open(wait=False)
+        heart = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        try:
+            self._retry(self._start)
+            heart.start()
+            while not self.stopping.is_set():
+                if self.opt.max_batches and self.tally.batches >= self.opt.max_batches:
+                    break
+                if not self._step():
+                    break
+        finally:
+            self.stopping.set()
+            self._shutdown()
+            if heart.is_alive():
+                heart.join(timeout=2 * self.opt.heartbeat_s + 1)
+            self.pool.close(timeout=2)
+        return 0
+
+    def _start(self) -> None:
+        with self.pool.connection() as conn:
+            if self.opt.migrate:
+                migrate(conn)
+            info = json.dumps({"batch": self.opt.batch, "queue": self.opt.queue})
+            claims.register(conn, self.me, socket.gethostname(), os.getpid(), info)
+
+    def _shutdown(self) -> None:
+        """Give back whatever we hold and say we stopped; best effort, bounded in time."""
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            try:
+                with self.pool.connection(timeout=2) as conn:
+                    self.tally.released += claims.release(conn, self.me)
+                    claims.set_state(conn, self.me, "stopped")
+                self._held = []
+                return
+            except _DB_ERRORS as exc:
+                self._log("shutdown", error=str(exc))
+                time.sleep(0.2)
+        # Unreachable database: our claims are reclaimed once our heartbeat is stale.
+
+    # -- one round ------------------------------------------------------------
+
+    def _step(self) -> bool:
+        """Claim, process and settle one batch; False when there is nothing left to do."""
+        if self._needs_recovery:
+            self._retry(self._recover)
+        now = time.monotonic()
+        if now - self._last_reclaim >= self.opt.stale_after_s / 2:
+            self._last_reclaim = now
+            self.tally.reclaimed += self._retry(self._reclaim) or 0
+        batch = self._retry(self._claim)
+        if batch is None:
+            return not self.stopping.is_set()
+        if not batch:
+            if self.opt.exit_when_empty and self._retry(self._queue_drained):
+                return False
+            self.stopping.wait(self.opt.poll_s)
+            return True
+        self.tally.batches += 1
+        outcomes = self._process(batch)
+        done_ids = {o.record.id for o in outcomes}
+        rest = [r for r in batch if r.id not in done_ids]
+        if outcomes:
+            settled = self._retry(lambda: self._settle(outcomes))
+            if settled is not None:
+                completed, failed = settled
+                self.tally.completed += completed
+                self.tally.failed += failed
+                self.tally.fenced_off += len(outcomes) - completed - failed
+        if rest:
+            self.tally.released += self._retry(lambda: self._release(rest)) or 0
+        self._held = []
+        return True
+
+    def _claim(self) -> list[claims.Claimed]:
+        self._held = []
+        with self.pool.connection() as conn:
+            batch = claims.claim(conn, self.me, self.opt.batch, self.opt.queue)
+        self._held = batch
+        self.tally.claimed += len(batch)
+        return batch
+
+    def _process(self, batch: list[claims.Claimed]) -> list[claims.Outcome]:
+        outcomes: list[claims.Outcome] = []
+        for record in batch:
+            if self.stopping.is_set() and time.monotonic() - self._stop_at > self.opt.term_grace_s:
+                break  # out of grace: the rest is released, not processed
+            try:
+                output = self.work(record.payload, record.attempt)
+                outcomes.append(claims.Outcome(record, True, output=output))
+            except WorkFailed as exc:
+                outcomes.append(claims.Outcome(record, False, error=str(exc)))
+            except Exception as exc:  # a bug in the work must not kill the processor
+                outcomes.append(claims.Outcome(record, False, error=f"{type(exc).__name__}: {exc}"))
+        return outcomes
+
+    def _settle(self, outcomes: list[claims.Outcome]) -> tuple[int, int]:
+        with self.pool.connection() as conn:
+            return claims.settle(
+                conn, self.me, outcomes, self.opt.backoff_base_s, self.opt.backoff_cap_s
+            )
+
+    def _release(self, records: list[claims.Claimed]) -> int:
+        with self.pool.connection() as conn:
+            return claims.release(conn, self.me, records)
+
+    def _reclaim(self) -> int:
+        with self.pool.connection() as conn:
+            return claims.reclaim_orphans(conn, self.opt.stale_after_s)
+
+    def _recover(self) -> None:
+        with self.pool.connection() as conn:
+            released = claims.release_unknown(conn, self.me, self._held)
+            info = json.dumps({"batch": self.opt.batch, "queue": self.opt.queue})
+            claims.register(conn, self.me, socket.gethostname(), os.getpid(), info)
+        self.tally.released += released
+        self._needs_recovery = False
+        self._log("recovered", released=released)
+
+    def _queue_drained(self) -> bool:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM queue_records"
+                " WHERE queue = %s AND status IN ('pending', 'processing')",
+                (self.opt.queue,),
+            ).fetchone()
+        return row is not None and row[0] == 0
+
+    # -- resilience -------------------------------------------------------------
+
+    def _retry(self, step: Callable[[], Any]) -> Any:
+        """Run ``step`` until it works; back off while the database is away.
+
+        Returns None if asked to stop while the database is unreachable.
+        """
+        delay = 0.05
+        while True:
+            try:
+                return step()
+            except _DB_ERRORS as exc:
+                self.tally.db_errors += 1
+                self._needs_recovery = True
+                self._log("db-error", error=" ".join(str(exc).split())[:200])
+                if self.stopping.is_set() and time.monotonic() - self._stop_at > 2.0:
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, self.opt.reconnect_cap_s)
+
+    def _heartbeat_loop(self) -> None:
+        while not self.stopping.wait(self.opt.heartbeat_s):
+            try:
+                with self.pool.connection(timeout=self.opt.heartbeat_s) as conn:
+                    info = json.dumps({"pool": self.pool.get_stats(), "tally": vars(self.tally)})
+                    if not claims.heartbeat(conn, self.me, info):
+                        self._needs_recovery = True  # our row is gone: re-register
+            except _DB_ERRORS:
+                pass  # the main loop notices and recovers; we just try again
+
+    def _log(self, event: str, **fields: Any) -> None:
+        line = {"ts": round(time.time(), 3), "instance": self.me, "event": event, **fields}
+        print(json.dumps(line), file=sys.stderr, flush=True)
+
+
+def install_signal_handlers(processor: Processor) -> None:
+    """SIGTERM and SIGINT ask for a graceful stop."""
+    signal.signal(signal.SIGTERM, processor.request_stop)
+    signal.signal(signal.SIGINT, processor.request_stop)

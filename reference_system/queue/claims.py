@@ -1,0 +1,280 @@
+"""Claiming, completing, failing, releasing and reclaiming records.
+
+Every function takes a psycopg connection and runs one transaction, so a
+caller can retry it after a lost connection: each is written so that
+running it again after an ambiguous commit does no harm.
+
+The protocol that keeps "processed exactly once" true:
+
+- a claim locks the oldest pending rows with ``FOR UPDATE SKIP LOCKED`` and
+  stamps them with the processor's instance id and a fresh ``claim_id``;
+- a completion writes the result and flips the status in one transaction,
+  and only for rows that still carry that ``claim_id`` (the fence): a
+  processor whose claims were reclaimed while it was paused or cut off
+  finds its completion refused and drops the work;
+- a processor's liveness is the heartbeat of its ``queue_processors`` row;
+  claims of a processor silent for longer than ``stale_after`` go back to
+  ``pending``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reference_system import bugs
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed record."""
+
+    id: int
+    payload: Any
+    attempt: int  # 1 on the first claim
+    max_attempts: int
+    claim_id: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How processing one claimed record went."""
+
+    record: Claimed
+    ok: bool
+    output: str = ""
+    error: str = ""
+
+
+_CLAIM_SQL = """
+UPDATE queue_records AS r
+   SET status = 'processing', claimed_by = %(me)s, claim_id = c.claim_id,
+       claimed_at = now(), attempts = r.attempts + 1
+  FROM (SELECT nextval('queue_claim_seq') AS claim_id) AS c
+ WHERE r.id IN (SELECT id FROM queue_records
+                 WHERE status = 'pending' AND queue = %(queue)s AND run_after <= now()
+                 ORDER BY id
+                 LIMIT %(n)s
+                 FOR UPDATE SKIP LOCKED)
+RETURNING r.id, r.payload, r.attempts, r.max_attempts, r.claim_id
+"""
+
+# The planted "double-claim": read the candidates, then update them, with no
+# row lock and no second look at their status. Two processors that read at
+# the same moment both take the same records.
+_BUGGY_SELECT_SQL = """
+SELECT id FROM queue_records
+ WHERE status = 'pending' AND queue = %(queue)s AND run_after <= now()
+ ORDER BY id LIMIT %(n)s
+"""
+_BUGGY_UPDATE_SQL = """
+UPDATE queue_records AS r
+   SET status = 'processing', claimed_by = %(me)s, claim_id = c.claim_id,
+       claimed_at = now(), attempts = r.attempts + 1
+  FROM (SELECT nextval('queue_claim_seq') AS claim_id) AS c
+ WHERE r.id = ANY(%(ids)s)
+RETURNING r.id, r.payload, r.attempts, r.max_attempts, r.claim_id
+"""
+
+
+def claim(conn: Any, instance_id: str, n: int, queue: str = "default") -> list[Claimed]:
+    """Claim up to ``n`` of the oldest due pending records (FIFO by id)."""
+    params = {"me": instance_id, "queue": queue, "n": n}
+    with conn.transaction():
+        if bugs.enabled("double-claim"):
+            ids = [row[0] for row in conn.execute(_BUGGY_SELECT_SQL, params)]
+            if not ids:
+                return []
+            rows = conn.execute(_BUGGY_UPDATE_SQL, {**params, "ids": ids}).fetchall()
+        else:
+            rows = conn.execute(_CLAIM_SQL, params).fetchall()
+    rows.sort(key=lambda row: row[0])  # RETURNING order is not promised
+    return [Claimed(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def _fenced(outcomes: list[Outcome]) -> tuple[list[int], list[int]]:
+    return [o.record.id for o in outcomes], [o.record.claim_id for o in outcomes]
+
+
+def settle(
+    conn: Any,
+    instance_id: str,
+    outcomes: list[Outcome],
+    backoff_base_s: float = 0.5,
+    backoff_cap_s: float = 60.0,
+) -> tuple[int, int]:
+    """Record a batch's outcomes in one transaction; returns (completed, failed).
+
+    Successes are completed and their results written; failures go back to
+    ``pending`` after an exponential backoff, or to ``failed`` once they have
+    used ``max_attempts``. Rows whose claim is no longer ours are skipped.
+    """
+    done = [o for o in outcomes if o.ok]
+    bad = [o for o in outcomes if not o.ok]
+    completed = failed = 0
+    double = bugs.enabled("double-claim")
+    with conn.transaction():
+        if done:
+            ids, claims = _fenced(done)
+            outputs = [o.output for o in done]
+            # The buggy protocol has no fence either: it completes whatever
+            # ids it processed, so a record taken twice is completed twice.
+            fence = "" if double else "AND r.claim_id = d.claim_id AND r.status = 'processing'"
+            cur = conn.execute(
+                f"""
+                WITH d AS (SELECT * FROM unnest(%(ids)s::bigint[], %(claims)s::bigint[],
+                                                %(outputs)s::text[]) AS d(id, claim_id, output)),
+                     u AS (UPDATE queue_records AS r
+                              SET status = 'completed', completed_at = now(), last_error = NULL
+                             FROM d
+                            WHERE r.id = d.id {fence}
+                        RETURNING r.id, r.attempts, d.claim_id, d.output)
+                INSERT INTO queue_results (record_id, instance_id, claim_id, attempt, output)
+                SELECT id, %(me)s, claim_id, attempts, output FROM u
+                """,
+                {"ids": ids, "claims": claims, "outputs": outputs, "me": instance_id},
+            )
+            completed = cur.rowcount
+        if bad:
+            ids, claims = _fenced(bad)
+            errors = [o.error[:1000] for o in bad]
+            # retry-forever: the limit is never consulted.
+            limit = "false" if bugs.enabled("retry-forever") else "r.attempts >= r.max_attempts"
+            cur = conn.execute(
+                f"""
+                WITH d AS (SELECT * FROM unnest(%(ids)s::bigint[], %(claims)s::bigint[],
+                                                %(errors)s::text[]) AS d(id, claim_id, error))
+                UPDATE queue_records AS r
+                   SET status = CASE WHEN {limit} THEN 'failed' ELSE 'pending' END,
+                       run_after = now() + make_interval(secs => least(
+                           %(cap)s, %(base)s * power(2, greatest(r.attempts - 1, 0)))),
+                       last_error = d.error, claimed_by = NULL, claim_id = NULL
+                  FROM d
+                 WHERE r.id = d.id AND r.claim_id = d.claim_id AND r.status = 'processing'
+                """,
+                {
+                    "ids": ids,
+                    "claims": claims,
+                    "errors": errors,
+                    "base": backoff_base_s,
+                    "cap": backoff_cap_s,
+                },
+            )
+            failed = cur.rowcount
+        if completed or failed:
+            conn.execute(
+                "UPDATE queue_processors SET processed = processed + %s, failed = failed + %s"
+                " WHERE instance_id = %s",
+                (completed, failed, instance_id),
+            )
+    return completed, failed
+
+
+def release(conn: Any, instance_id: str, records: list[Claimed] | None = None) -> int:
+    """Give claims back without using an attempt: the named ones, or all of ours."""
+    with conn.transaction():
+        if records is None:
+            cur = conn.execute(
+                "UPDATE queue_records SET status = 'pending', claimed_by = NULL, claim_id = NULL,"
+                " attempts = greatest(attempts - 1, 0)"
+                " WHERE claimed_by = %s AND status = 'processing'",
+                (instance_id,),
+            )
+        else:
+            cur = conn.execute(
+                "UPDATE queue_records AS r SET status = 'pending', claimed_by = NULL,"
+                " claim_id = NULL, attempts = greatest(r.attempts - 1, 0)"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, claim_id)"
+                " WHERE r.id = d.id AND r.claim_id = d.claim_id AND r.status = 'processing'",
+                ([r.id for r in records], [r.claim_id for r in records]),
+            )
+        return int(cur.rowcount)
+
+
+def release_unknown(conn: Any, instance_id: str, held: list[Claimed]) -> int:
+    """Release our claims that we do not know we hold.
+
+    After a connection died during a claim we cannot tell whether the claim
+    committed; if it did, the rows carry our id but nobody works on them
+    (and our heartbeat keeps them from being reclaimed). Called on recovery.
+    """
+    with conn.transaction():
+        cur = conn.execute(
+            "UPDATE queue_records SET status = 'pending', claimed_by = NULL, claim_id = NULL,"
+            " attempts = greatest(attempts - 1, 0)"
+            " WHERE claimed_by = %s AND status = 'processing' AND NOT (claim_id = ANY(%s))",
+            (instance_id, [r.claim_id for r in held]),
+        )
+        return int(cur.rowcount)
+
+
+def register(conn: Any, instance_id: str, host: str, pid: int, info: str = "{}") -> None:
+    """Announce a processor instance (or revive its row); starts its heartbeat."""
+    with conn.transaction():
+        conn.execute(
+            """
+            INSERT INTO queue_processors (instance_id, host, pid, info) VALUES (%s, %s, %s, %s)
+            ON CONFLICT (instance_id) DO UPDATE
+               SET heartbeat_at = now(), state = 'running', info = excluded.info
+            """,
+            (instance_id, host, pid, info),
+        )
+
+
+def heartbeat(conn: Any, instance_id: str, info: str | None = None) -> bool:
+    """Prove this instance is alive; False if its row is gone."""
+    with conn.transaction():
+        if info is None:
+            cur = conn.execute(
+                "UPDATE queue_processors SET heartbeat_at = now(), state = 'running'"
+                " WHERE instance_id = %s",
+                (instance_id,),
+            )
+        else:
+            cur = conn.execute(
+                "UPDATE queue_processors SET heartbeat_at = now(), state = 'running', info = %s"
+                " WHERE instance_id = %s",
+                (info, instance_id),
+            )
+        return bool(cur.rowcount)
+
+
+def set_state(conn: Any, instance_id: str, state: str) -> None:
+    """Mark an instance ``running``, ``stopping`` or ``stopped``."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE queue_processors SET state = %s, heartbeat_at = now() WHERE instance_id = %s",
+            (state, instance_id),
+        )
+
+
+def reclaim_orphans(conn: Any, stale_after_s: float) -> int:
+    """Put back claims of processors whose heartbeat is older than ``stale_after_s``.
+
+    A claim that already used its last attempt is marked ``failed`` instead:
+    a record that crashes every processor that takes it must stop somewhere.
+    """
+    if bugs.enabled("lost-on-crash"):
+        return 0  # the planted bug: nobody ever looks for orphans
+    with conn.transaction():
+        cur = conn.execute(
+            """
+            WITH dead AS (
+                SELECT instance_id FROM queue_processors
+                 WHERE heartbeat_at < now() - make_interval(secs => %(stale)s)),
+            orphans AS (
+                SELECT r.id FROM queue_records AS r
+                 WHERE r.status = 'processing'
+                   AND (r.claimed_by IN (SELECT instance_id FROM dead)
+                        OR NOT EXISTS (SELECT 1 FROM queue_processors AS p
+                                        WHERE p.instance_id = r.claimed_by))
+                 FOR UPDATE SKIP LOCKED)
+            UPDATE queue_records AS r
+               SET status = CASE WHEN r.attempts >= r.max_attempts THEN 'failed' ELSE 'pending' END,
+                   last_error = coalesce(r.last_error, 'claim orphaned by ' || r.claimed_by),
+                   claimed_by = NULL, claim_id = NULL
+              FROM orphans WHERE r.id = orphans.id
+            """,
+            {"stale": stale_after_s},
+        )
+        return int(cur.rowcount)
