@@ -122,7 +122,7 @@ def test_properties_carry_seed_metrics_and_verdicts(full_run) -> None:
     assert props["unit"]["seed"] == "7"
     assert props["unit"]["metric.unit.pass_rate"] == "0.666667"
     assert props["unit"]["flaky.tests"].endswith("test_flaky_0")
-    assert props["unit"]["gate.unit.pass_rate == 1"].startswith("failed: unit.pass_rate = 0.6667")
+    assert props["unit"]["gate.unit.pass_rate == 1"] == "unit.pass_rate = 0.6667, needs == 1: FAIL"
     perf = props["performance"]["metric.performance.kv_put_ms{f:put}"]
     assert perf.startswith("count=3 avg=40 p50=20") and perf.endswith("unit=ms")
     assert props["gates"]["seed"] == "7"

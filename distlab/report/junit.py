@@ -344,7 +344,8 @@ def _metric_summaries(layer: LayerResult) -> list[tuple[str, str]]:
 
 
 def _verdict_line(verdict: GateVerdict) -> str:
-    return f"{status(verdict)}: {verdict.explanation}"
+    # The explanation already ends in "pass"/"FAIL" or starts with "not evaluated".
+    return verdict.explanation
 
 
 def _type(test: TestResult) -> str:
