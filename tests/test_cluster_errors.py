@@ -85,6 +85,26 @@ def test_a_port_taken_after_it_was_chosen_fails_the_node_with_its_log(
             assert "address already in use" in node.log_tail().lower()
 
 
+def test_a_probe_answered_by_someone_else_is_not_taken_for_health(
+    tmp_path: Path, nothing_left: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The port looked free when chosen, then another program listened on it first:
+    # the TCP probe connects, but to the wrong process.
+    monkeypatch.setattr("distlab.cluster.ports.port_is_free", lambda port: True)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        with pytest.raises(LabError) as e:
+            Cluster(echo_settings(nodes=1), tmp_path, direct=True, base_port=taken).start()
+    message = one_line(e.value.message)
+    # Usually the probe wins the race and meets the foreign listener; on a slow machine
+    # the node may die on its bind first. Either way it is not called healthy.
+    assert message.startswith(
+        f"port {taken} on 127.0.0.1 is taken by another process, so node n1 cannot listen on it"
+    ) or ("exited with code 1" in message and "address already in use" in message.lower())
+
+
 def test_an_unknown_node_id_is_one_line(tmp_path: Path) -> None:
     with Cluster(echo_settings(nodes=2), tmp_path, direct=True) as c:
         with pytest.raises(LabError) as e:

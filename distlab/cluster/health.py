@@ -7,9 +7,10 @@ connections even when the node behind it is down.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from distlab import proc
 from distlab.cluster.ports import HOST
@@ -61,3 +62,47 @@ def describe(kind: str, port: int, path: str) -> str:
     if kind == "http":
         return f"GET http://{HOST}:{port}{path}"
     return f"{kind} probe"
+
+
+def _listening_inodes(port: int) -> set[str] | None:
+    """Socket inodes listening on ``port`` (any local address), from /proc/net/tcp{,6}."""
+    inodes: set[str] = set()
+    found_table = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        found_table = True
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 is the inode.
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes if found_table else None
+
+
+def listener_is_ours(port: int, pids: Iterable[int]) -> bool | None:
+    """Whether whoever listens on ``port`` is one of ``pids``; None if it cannot be told.
+
+    A TCP probe alone would call a node healthy when some *other* process
+    took its port first (the node then dies on its bind), so a passing probe
+    is checked against the node's own sockets.
+    """
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    return True
+            except OSError:
+                continue
+    return False

@@ -145,6 +145,13 @@ class Node:
             proc_ = self._proc
         if not self._probe():
             return False
+        if self.spec.health_check in ("tcp", "http") and not self._owns_port(proc_.pid):
+            tail = self.log_tail()
+            self.kill()
+            raise LabError(
+                f"port {self.direct_port} on 127.0.0.1 is taken by another process, so node "
+                f"{self.id} cannot listen on it; last log lines: {tail}; log: {self.spec.log_path}"
+            )
         with self._lock:
             if self._proc is proc_ and self._state is NodeState.STARTING:
                 self._set_state(NodeState.UP)
@@ -244,6 +251,14 @@ class Node:
         if kind == "command":
             return health.command_ok(self.spec.health_argv)
         return True  # "none": up as soon as it runs
+
+    def _owns_port(self, pid: int) -> bool:
+        try:
+            leader = psutil.Process(pid)
+            pids = [pid, *(c.pid for c in leader.children(recursive=True))]
+        except psutil.Error:
+            return True  # it exited: the next check reports that, with its exit code
+        return health.listener_is_ours(self.direct_port, pids) is not False
 
     def _require_running(self, action: str) -> None:
         if self._proc is None or self._state not in (NodeState.UP, NodeState.STARTING):

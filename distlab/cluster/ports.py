@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 
 from distlab.errors import LabError
@@ -21,13 +22,20 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+# Below Linux's ephemeral range (32768-60999): ports the kernel hands to other
+# programs' bind(0) and to outgoing connections never land here, so a port we
+# checked free stays free until the node binds it.
+NODE_PORTS = (20000, 32767)
+
+
 class PortAllocator:
     """Hands out distinct ports; each is checked free when handed out.
 
-    Without a base the kernel picks (bind to port 0), which keeps parallel
-    runs on a shared machine from colliding. With a base (``cluster up
-    --base-port``) ports are counted up from it so addresses are predictable,
-    and a taken one is an error naming it rather than a silent skip.
+    Without a base, ports are drawn at random from ``NODE_PORTS``. The draw
+    is deliberately *not* from the root seed: two runs with the same seed on
+    one machine must not pick the same ports. With a base (``cluster up
+    --base-port``) ports are counted up from it so addresses are
+    predictable, and a taken one is an error naming it, not a silent skip.
     """
 
     def __init__(self, base: int | None = None) -> None:
@@ -35,6 +43,7 @@ class PortAllocator:
             raise LabError(f"base port must be from 1024 to 65000, got {base}")
         self._next = base
         self._given: set[int] = set()
+        self._draw = random.Random()  # seeded from the OS, see the class docstring
 
     def take(self, purpose: str) -> int:
         """One free port for ``purpose`` (named in the error if it is taken)."""
@@ -47,18 +56,18 @@ class PortAllocator:
                     "stop what holds it or choose another base port"
                 )
         else:
-            port = self._kernel_port()
+            port = self._random_port()
         self._given.add(port)
         return port
 
-    def _kernel_port(self) -> int:
-        for _ in range(50):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind((HOST, 0))
-                port = int(s.getsockname()[1])
-            if port not in self._given:
+    def _random_port(self) -> int:
+        for _ in range(200):
+            port = self._draw.randint(*NODE_PORTS)
+            if port not in self._given and port_is_free(port):
                 return port
-        raise LabError("no free port on 127.0.0.1 after 50 tries")  # pragma: no cover
+        raise LabError(
+            f"no free port on 127.0.0.1 from {NODE_PORTS[0]} to {NODE_PORTS[1]} after 200 tries"
+        )  # pragma: no cover
 
 
 class ClosedPort:
