@@ -205,3 +205,11 @@ def test_metric_names_and_selectors() -> None:
     for bad in ("pass_rate", "unit.pass_rate{f}", "unit.x{", "unit. x"):
         with pytest.raises(ValueError):
             parse_metric(bad)
+
+
+def test_a_recorded_metric_shadows_a_builtin_of_the_same_name() -> None:
+    unit = layer("unit", {"passed": 3})
+    unit.metrics = [Metric("tests", 99.0)]
+    r = run(unit)
+    assert metrics_of(r)["unit.tests"] == [99.0]
+    assert one(gate("unit.tests", "== 99"), r).passed

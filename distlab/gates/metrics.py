@@ -101,10 +101,11 @@ def metrics_of(run: RunResult) -> dict[str, list[float]]:
     """Every metric of a run by full name, with all its samples (tags ignored)."""
     found: dict[str, list[float]] = {}
     for layer in ran_layers(run):
-        for name, value in builtin_metrics(layer).items():
-            found[f"{layer.layer}.{name}"] = [value]
         for sample in layer.metrics:
             found.setdefault(f"{layer.layer}.{sample.name}", []).append(float(sample.value))
+        # A recorded metric with a built-in's name wins, as in ``select``.
+        for name, value in builtin_metrics(layer).items():
+            found.setdefault(f"{layer.layer}.{name}", [value])
     return found
 
 
