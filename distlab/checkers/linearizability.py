@@ -81,6 +81,13 @@ class LinearizabilityResult:
         return text
 
 
+    def report(self) -> str:
+        """The summary and the counterexample of every invalid key (for assert messages)."""
+        parts = [self.summary()]
+        parts += [k.counterexample.text() for k in self.invalid if k.counterexample is not None]
+        return "\n".join(parts)
+
+
 def _keys(results: list[KeyResult], limit: int = 5) -> str:
     from distlab.checkers.values import show
 
