@@ -13,6 +13,7 @@ modules listed here as plugins of their own.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ import pytest
 from distlab import events
 from distlab.seeds import SEED_ENV, new_root_seed
 
-pytest_plugins: list[str] = ["distlab.fixtures.metric", "distlab.fixtures.run", "distlab.fixtures.pg", "distlab.fixtures.cluster"]
+pytest_plugins: list[str] = ["distlab.fixtures.metric", "distlab.fixtures.run", "distlab.fixtures.pg", "distlab.fixtures.cluster", "distlab.fixtures.workload"]
 
 LAYER_ENV = "DISTLAB_LAYER"
 # The user property that marks a test which hit a LabError.
@@ -171,6 +172,30 @@ def _skip_reason(report: pytest.TestReport) -> str:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
     return str(longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    _seed_hypothesis(item.config)
+    yield
+
+
+def _seed_hypothesis(config: pytest.Config) -> None:
+    """Give hypothesis the run's root seed, unless ``--hypothesis-seed`` chose one.
+
+    Done lazily, once a test module has imported hypothesis: passing
+    ``--hypothesis-seed`` would import hypothesis into every pytest process
+    (over a second of start-up) whether a layer uses it or not.
+    """
+    core = sys.modules.get("hypothesis.core")
+    if core is None or getattr(core, "global_force_seed", 0) is not None:
+        return
+    try:
+        if config.getoption("hypothesis_seed") is not None:
+            return
+    except ValueError:  # hypothesis's pytest plugin is disabled
+        pass
+    core.global_force_seed = int(os.environ[SEED_ENV])
 
 
 def _is_lab_error(exc: BaseException) -> bool:
