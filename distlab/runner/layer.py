@@ -140,7 +140,6 @@ class LayerRunner:
             "-p",
             "no:cacheprovider",
             "--color=no",
-            f"--hypothesis-seed={self.ctx.seed}",
         ]
         if settings.markers:
             args += ["-m", settings.markers]

@@ -11,6 +11,7 @@ live view see the same sequence. The runner's own events go through
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -41,6 +42,7 @@ class EventListener:
         self._lock = threading.Lock()
         self._endpoints: dict[str, _Endpoint] = {}
         self._count = 0
+        self._numbers = itertools.count()
         self.callback_errors = 0
 
     def publish(self, kind: str, **fields: Any) -> dict[str, Any]:
@@ -67,15 +69,18 @@ class EventListener:
 
     def open_endpoint(self, layer: str) -> str:
         """A fresh socket for one pytest process of ``layer``; returns its address."""
-        n = len(self._endpoints)
+        with self._lock:
+            n = next(self._numbers)  # parallel layers open endpoints at once
         path = os.path.join(self._dir, f"{n}.sock")
         endpoint = _Endpoint(path, layer, self)
-        self._endpoints[path] = endpoint
+        with self._lock:
+            self._endpoints[path] = endpoint
         return f"unix:{path}"
 
     def close_endpoint(self, address: str) -> None:
         """Stop accepting on an endpoint and wait (bounded) for its writers to drain."""
-        endpoint = self._endpoints.pop(address.removeprefix("unix:"), None)
+        with self._lock:
+            endpoint = self._endpoints.pop(address.removeprefix("unix:"), None)
         if endpoint is not None:
             endpoint.close()
 
