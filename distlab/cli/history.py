@@ -45,20 +45,25 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from rich.table import Table
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
     for column in ("id", "started", "branch", "verdict", "exit", "duration", "seed", "run dir"):
-        table.add_column(column, justify="right" if column in ("id", "exit") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("id", "exit") else "left",
+            overflow="fold",  # a run dir is copied from here: wrap it, never cut it
+            no_wrap=column != "run dir",
+        )
     for r in records:
         verdict = r.verdict if not r.gates_failed else f"{r.verdict} ({r.gates_failed} gates)"
         table.add_row(
             str(r.id),
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started)),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)),
             r.branch,
             verdict,
             str(r.exit_code),
             _duration(r.duration_s),
             str(r.seed),
-            r.run_dir,
+            _short(r.run_dir),
         )
     console().print(table)
     return 0
@@ -73,6 +78,14 @@ def _history_path(config: str) -> Path:
     from distlab.config.loader import load
 
     return history_path(config, load(config).project.run_dir)
+
+
+def _short(path: str) -> str:
+    """A run directory relative to here when it is below here: tables stay narrow."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def _duration(seconds: float) -> str:

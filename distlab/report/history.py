@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from distlab.errors import UsageError
 from distlab.report.branch import detect_branch
@@ -127,9 +128,7 @@ class RunHistory:
         query += " ORDER BY started DESC, id DESC LIMIT ?"
         with self._connect() as db:
             rows = db.execute(query, (*args, max(0, n))).fetchall()
-        return [
-            RunRecord(*row[:9], layers=json.loads(row[9]), gates_failed=row[10]) for row in rows
-        ]
+        return [_record(row) for row in rows]
 
     def get(self, run_id: int) -> RunResult | None:
         """The full result of one stored run."""
@@ -173,6 +172,22 @@ class RunHistory:
             )
         db.executescript(_SCHEMA)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        id=row[0],
+        started=row[1],
+        finished=row[2],
+        duration_s=row[3],
+        seed=row[4],
+        branch=row[5],
+        verdict=row[6],
+        exit_code=row[7],
+        run_dir=row[8],
+        layers=json.loads(row[9]),
+        gates_failed=row[10],
+    )
 
 
 def _load(blob: bytes) -> RunResult:
