@@ -70,9 +70,9 @@ class Monitor:
                 return None
             self._procs[node.id] = p
         figures = sample(p)
-        if figures is not None:
-            figures = {"pid": pid, "state": str(node.state), **figures}
-        return figures
+        if figures is None:
+            return None
+        return {"pid": pid, "state": str(node.state), **figures}
 
     def _run(self) -> None:
         next_sample = time.monotonic()
