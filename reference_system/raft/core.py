@@ -488,7 +488,11 @@ class RaftNode:
                     commit = min(pr.match, self.log.committed)
                     self._msgs.append(
                         Message(
-                            MT.HEARTBEAT, self.id, p, self.term, commit=commit,
+                            MT.HEARTBEAT,
+                            self.id,
+                            p,
+                            self.term,
+                            commit=commit,
                             read_seq=self._read_seq,
                         )
                     )

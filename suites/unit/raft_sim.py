@@ -24,6 +24,7 @@ from reference_system.raft import (
     Entry,
     EntryKind,
     HardState,
+    LogError,
     Message,
     NotLeader,
     RaftConfig,
@@ -191,9 +192,16 @@ class Sim:
         k = self.rng.randrange(len(self.in_flight))
         self.in_flight[k], self.in_flight[-1] = self.in_flight[-1], self.in_flight[k]
         m = self.in_flight.pop()
+        self._step(m)
+
+    def _step(self, m: Message) -> None:
         core = self.nodes[m.dst].core
-        if core is not None and self.connected(m.src, m.dst):
+        if core is None or not self.connected(m.src, m.dst):
+            return
+        try:
             core.step(m)
+        except LogError as e:  # the core refuses to overwrite a committed entry
+            raise SafetyViolation("log matching", f"{m.dst}: {e}") from e
 
     def partition(self) -> None:
         """Split the nodes into two random sides (one may be a lone node)."""
@@ -215,9 +223,7 @@ class Sim:
         hits = [m for m in self.in_flight if pred(m)]
         self.in_flight = [m for m in self.in_flight if not pred(m)]
         for m in hits:
-            core = self.nodes[m.dst].core
-            if core is not None and self.connected(m.src, m.dst):
-                core.step(m)
+            self._step(m)
         return len(hits)
 
     def drop(self, pred: Callable[[Message], bool] = lambda m: True) -> None:
@@ -455,7 +461,9 @@ class Sim:
                     except NotLeader:
                         continue
                     self.flush()
-                if all(n.applied.get(marker.index) == (marker.term, b"settle") for n in self.live()):
+                if all(
+                    n.applied.get(marker.index) == (marker.term, b"settle") for n in self.live()
+                ):
                     self.check_logs()
                     return t
         finally:
@@ -479,6 +487,4 @@ class Sim:
                 return
             msgs, self.in_flight = self.in_flight, []
             for m in msgs:
-                core = self.nodes[m.dst].core
-                if core is not None and self.connected(m.src, m.dst):
-                    core.step(m)
+                self._step(m)

@@ -57,7 +57,9 @@ def test_random_schedules_keep_raft_safe_and_live(root_seed, example, nodes, fau
 
 
 def test_thousands_of_schedules_across_cluster_sizes(root_seed):
-    hostile = Faults(drop=0.1, duplicate=0.05, partitions=True, crashes=True, compaction=True, churn=3)
+    hostile = Faults(
+        drop=0.1, duplicate=0.05, partitions=True, crashes=True, compaction=True, churn=3
+    )
     committed = elections = 0
     for k in range(1000):
         sim = Sim(3 + 2 * (k % 2), derive(root_seed, f"raft-sweep-{k}"), hostile)
@@ -94,7 +96,9 @@ def test_split_brain_bug_breaks_election_safety(root_seed):
     """The planted bug must be caught: two leaders in one term within a few schedules."""
     caught: list[str] = []
     for k in range(20):
-        sim = Sim(3, derive(root_seed, f"raft-split-brain-{k}"), Faults(partitions=True), split_brain=True)
+        sim = Sim(
+            3, derive(root_seed, f"raft-split-brain-{k}"), Faults(partitions=True), split_brain=True
+        )
         try:
             sim.run(2000)
         except SafetyViolation as v:
@@ -109,7 +113,9 @@ def test_the_same_schedules_without_the_bug_are_safe(root_seed):
 
 @pytest.mark.slow
 def test_soak_many_long_schedules(root_seed):
-    hostile = Faults(drop=0.1, duplicate=0.05, partitions=True, crashes=True, compaction=True, churn=3)
+    hostile = Faults(
+        drop=0.1, duplicate=0.05, partitions=True, crashes=True, compaction=True, churn=3
+    )
     for k in range(3000):
         sim = Sim(3 + 2 * (k % 2), derive(root_seed, f"raft-soak-{k}"), hostile)
         sim.run(5000)
