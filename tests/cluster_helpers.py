@@ -55,15 +55,23 @@ def reachable(cluster: Any, timeout_ms: int = 300) -> set[tuple[str, str]]:
     return pairs
 
 
-def directed_reach(cluster: Any, quiet_s: float = 0.3, deadline_s: float = 3.0) -> set[tuple[str, str]]:
+def directed_reach(
+    cluster: Any,
+    until: set[tuple[str, str]] | None = None,
+    quiet_s: float = 0.3,
+    deadline_s: float = 5.0,
+) -> set[tuple[str, str]]:
     """The measured one-way connectivity: every (src, dst) where bytes from src arrived at dst.
 
-    Each node sends a one-way NOTE to every peer; notes that arrive are
-    collected until none has come for ``quiet_s`` (absence can only be seen
-    as a quiet window) or ``deadline_s`` passes.
+    Each node sends a one-way NOTE to every peer. Notes are collected until
+    every pair in ``until`` has arrived (on a loaded machine that may take a
+    while) and then none has come for ``quiet_s`` -- absence can only be seen
+    as a quiet window -- or until ``deadline_s`` passes. ``until`` only says
+    how long to wait; the caller compares the result.
     """
     for src in cluster.ids:
         ask(cluster.client_address(src), "NOTEALL")
+    want = until or set()
     heard: set[tuple[str, str]] = set()
     last_new = time.monotonic()
     end = last_new + deadline_s
@@ -74,7 +82,7 @@ def directed_reach(cluster: Any, quiet_s: float = 0.3, deadline_s: float = 3.0) 
             heard |= {(src, dst) for src in senders}
         if len(heard) > before:
             last_new = time.monotonic()
-        elif time.monotonic() - last_new >= quiet_s:
+        elif want <= heard and time.monotonic() - last_new >= quiet_s:
             break
         time.sleep(0.02)
     return heard

@@ -46,14 +46,14 @@ def test_nodes_come_up_with_distinct_addresses_and_logs(cluster: Cluster) -> Non
 
 def test_pause_and_resume_are_seen_by_peers(cluster: Cluster) -> None:
     n1 = cluster.client_address("n1")
-    assert ask(n1, "PROBE n2 300") == "OK n2"
+    assert ask(n1, "PROBE n2 3000") == "OK n2"
     cluster["n2"].pause()
     assert cluster["n2"].state is NodeState.PAUSED
     assert psutil.Process(cluster["n2"].pid).status() == psutil.STATUS_STOPPED
     assert ask(n1, "PROBE n2 300").startswith("FAIL n2")
     cluster["n2"].resume()
     assert cluster["n2"].state is NodeState.UP
-    assert ask(n1, "PROBE n2 300") == "OK n2"
+    assert ask(n1, "PROBE n2 3000") == "OK n2"
 
 
 def test_kill_and_restart_keep_id_port_and_data_dir(cluster: Cluster) -> None:
@@ -69,7 +69,7 @@ def test_kill_and_restart_keep_id_port_and_data_dir(cluster: Cluster) -> None:
     assert (n2.port, n2.data_dir) == (port, data_dir)
     # The same data dir: the node counts its second start there.
     assert ask(cluster.client_address("n2"), "STARTS") == "2"
-    assert ask(cluster.client_address("n1"), "PROBE n2 300") == "OK n2"
+    assert ask(cluster.client_address("n1"), "PROBE n2 3000") == "OK n2"
 
 
 def test_a_node_that_dies_on_its_own_is_crashed_with_its_exit_code(cluster: Cluster) -> None:
@@ -138,7 +138,7 @@ def test_a_node_restarted_from_a_short_lived_thread_outlives_the_thread(
 
 @pytest.mark.cluster(nodes=4, topology="ring")
 def test_ring_topology_leaves_out_the_links_it_does_not_have(cluster: Cluster) -> None:
-    answer = json.loads(ask(cluster.client_address("n1"), "PROBEALL 300"))
+    answer = json.loads(ask(cluster.client_address("n1"), "PROBEALL 3000"))
     # n1's neighbours on the ring are n2 and n4; n3 is a member it cannot reach.
     assert answer == {"n2": True, "n3": False, "n4": True}
 
