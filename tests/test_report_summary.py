@@ -8,6 +8,7 @@ from pathlib import Path
 from distlab.config.schema import GateSpec
 from distlab.gates import evaluate
 from distlab.report import read_summary, write_summary
+from distlab.report.summary import summary_dict
 from distlab.results import Metric
 from tests._runs import latencies, layer, run
 
@@ -21,6 +22,7 @@ def test_summary_round_trips(tmp_path: Path) -> None:
     write_summary(r, path)
     data = json.loads(path.read_text())
     assert data == json.loads(json.dumps(r.to_dict()))
+    assert summary_dict(r) == r.to_dict()
     assert data["layers"][0]["counts"]["failed"] == 1
     assert data["gates"][0]["passed"] is False
     assert read_summary(path).to_dict() == r.to_dict()
@@ -34,3 +36,11 @@ def test_non_finite_numbers_become_null(tmp_path: Path) -> None:
     text = path.read_text()
     assert "NaN" not in text
     assert json.loads(text)["layers"][0]["metrics"][0]["value"] is None
+
+
+def test_lone_surrogates_from_undecodable_output_do_not_break_the_file(tmp_path: Path) -> None:
+    unit = layer("unit", {"failed": 1})
+    unit.tests[0].stdout = "bad byte \udc80 here"
+    path = tmp_path / "summary.json"
+    write_summary(run(unit), path)
+    assert read_summary(path).layers[0].tests[0].stdout == "bad byte \udc80 here"
