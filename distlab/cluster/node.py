@@ -223,10 +223,16 @@ class Node:
 
     def poll(self) -> NodeState:
         """Notice an exit nobody asked for (state ``crashed``); the monitor calls this."""
-        with self._lock:
+        # Someone is acting on this node (a stop may wait out its grace): look next round
+        # rather than hold up the monitor's watch over the other nodes.
+        if not self._lock.acquire(blocking=False):
+            return self._state
+        try:
             if self._proc is not None and self._proc.poll() is not None:
                 self._reap(self._proc.returncode, expected=False)
             return self._state
+        finally:
+            self._lock.release()
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         """The last lines this start wrote, joined by ' | ' for a one-line message."""
