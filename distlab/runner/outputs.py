@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from distlab.results import RunResult
-
-HISTORY_FILE = "history.sqlite"
 
 
 def write_reports(run: RunResult, junit: list[Path], summary: list[Path]) -> list[str]:
@@ -49,48 +47,36 @@ def _write_summary_json(run: RunResult, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def history_path(runs_root: Path) -> Path:
-    """The run history database: next to the runs, under ``.distlab/``."""
-    return runs_root.parent / HISTORY_FILE
+def _history(runs_root: Path) -> Any:
+    from distlab.report.history import HISTORY_NAME, RunHistory
+
+    # Next to the runs directory, where `distlab history` looks for it.
+    return RunHistory(runs_root.parent / HISTORY_NAME)
 
 
 def last_passing(runs_root: Path, branch: str) -> RunResult | None:
     """The baseline for relative gates, or None when there is no history yet."""
     try:
-        from distlab.report.history import RunHistory
-    except ImportError:
+        return _history(runs_root).last_passing(branch)
+    except Exception:  # no history module or an unreadable file: no baseline
         return None
-    return RunHistory(history_path(runs_root)).last_passing(branch)
 
 
 def record_history(run: RunResult, runs_root: Path) -> str:
     """Add the run to the history; returns a note when it could not."""
     try:
-        from distlab.report.history import RunHistory
+        _history(runs_root).record(run)
     except ImportError:
         return "run history not recorded: distlab.report.history is not available"
-    try:
-        RunHistory(history_path(runs_root)).record(run)
     except Exception as e:  # a broken history must not cost the run its verdict
         return f"run history not recorded: {e}"
     return ""
 
 
 def current_branch(cwd: Path) -> str:
-    """The branch baselines are kept per: from CI's variables, else git, else ""."""
-    for var in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "DISTLAB_BRANCH"):
-        if os.environ.get(var):
-            return os.environ[var]
+    """The branch baselines are kept per (CI variables, else git)."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        from distlab.report.branch import detect_branch
+    except ImportError:
         return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+    return detect_branch(cwd)

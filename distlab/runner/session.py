@@ -54,7 +54,7 @@ class Run:
             names = [n for n in names if n in only]
         self.layers = names
         self.plans: list[LayerPlan] = plan.plan_layers(config, names, only)
-        self.gates = plan.gates_for(config, names)
+        self.gates = plan.check_gates(config)
         self.seed = new_root_seed() if seed is None else seed
         reports = reports_dir or self.base / config.project.reports_dir
         self.summary_path = reports / "summary.json"

@@ -6,7 +6,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from distlab.results import RunResult
+from distlab.results import GateVerdict, RunResult
 
 _STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", "crashed": "red"}
 
@@ -33,16 +33,25 @@ def layer_table(run: RunResult, plain: bool) -> Table:
 
 def gate_table(run: RunResult, plain: bool) -> Table:
     table = Table(title="gates", box=box.ASCII if plain else box.SIMPLE_HEAD, title_justify="left")
-    for col in ("gate", "observed", "threshold", "verdict"):
-        table.add_column(col)
+    table.add_column("gate", overflow="fold")
+    table.add_column("verdict")
+    # The explanation already names the observed value and the threshold.
     table.add_column("explanation", overflow="fold")
     for g in run.gates:
-        verdict = "pass" if g.passed else "FAIL"
+        verdict = _gate_status(g)
         if not plain:
-            verdict = f"[{'green' if g.passed else 'red'}]{verdict}[/]"
-        observed = "-" if g.observed is None else f"{g.observed:g}"
-        table.add_row(g.name, observed, g.threshold, verdict, g.explanation)
+            colour = {"passed": "green", "failed": "red"}.get(verdict, "yellow")
+            verdict = f"[{colour}]{verdict}[/]"
+        table.add_row(g.name, verdict, g.explanation)
     return table
+
+
+def _gate_status(verdict: GateVerdict) -> str:
+    try:
+        from distlab.gates import status
+    except ImportError:
+        return "passed" if verdict.passed else "failed"
+    return status(verdict)
 
 
 def print_summary(run: RunResult, console: Console) -> None:
