@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distlab.gates import parse_condition
+from distlab.gates import parse_condition, parse_metric
 from distlab.gates.expr import compute
 
 ALPHABET = "0123456789.eE+-*/()<>=! \tpavgminxdcountsuebl_(){}:;$\x00é"
@@ -25,7 +25,7 @@ OPS = st.sampled_from(["<", "<=", ">", ">=", "==", "!=", "=<", "="])
 CONDITIONS = st.tuples(AGGREGATES, OPS, EXPRS).map("".join)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(st.text(max_size=80))
 def test_random_text_only_ever_raises_value_error(text: str) -> None:
     try:
@@ -34,7 +34,7 @@ def test_random_text_only_ever_raises_value_error(text: str) -> None:
         assert "\n" not in str(e)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(st.text(alphabet=ALPHABET, max_size=60))
 def test_near_miss_text_only_ever_raises_value_error(text: str) -> None:
     try:
@@ -43,7 +43,7 @@ def test_near_miss_text_only_ever_raises_value_error(text: str) -> None:
         pass
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(CONDITIONS, st.floats(allow_nan=False, allow_infinity=False))
 def test_parsed_conditions_round_trip_and_compute(text: str, baseline: float) -> None:
     try:
@@ -62,3 +62,15 @@ def test_parsed_conditions_round_trip_and_compute(text: str, baseline: float) ->
         compute(condition.threshold, baseline)
     except ValueError:
         pass
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.text(alphabet="abc._-{}:=, 1\x00", max_size=40) | st.text(max_size=40))
+def test_metric_names_only_ever_raise_value_error(text: str) -> None:
+    try:
+        ref = parse_metric(text)
+    except ValueError as e:
+        assert "\n" not in str(e)
+        return
+    # What parses prints back to a name that parses to the same reference.
+    assert parse_metric(str(ref)) == ref
