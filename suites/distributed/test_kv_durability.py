@@ -1,0 +1,28 @@
+"""What the reference KV cluster acknowledged survives every node being killed at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.distributed
+
+
+def test_a_cluster_killed_and_restarted_keeps_every_acknowledged_write(cluster, kv):
+    kv.leader()
+    client = kv.client(timeout=5.0)
+
+    async def writes():
+        return await asyncio.gather(*(client.put(f"d{i}", i) for i in range(20)))
+
+    acked = [i for i, r in enumerate(kv.run(writes())) if r.ok]
+    assert acked, "no write was acknowledged"
+    for node in cluster.nodes:
+        node.kill()  # SIGKILL: no chance to flush anything
+    for node in cluster.nodes:
+        node.restart()
+    kv.leader()
+    reader = kv.client(timeout=5.0)
+    lost = [i for i in acked if kv.run(reader.get(f"d{i}")).value != i]
+    assert not lost, f"acknowledged writes {lost} were lost across the restart"
