@@ -115,7 +115,7 @@ def test_a_gate_on_an_unconfigured_layer_is_exit_2(tmp_path: Path) -> None:
     config = write_config(tmp_path, PASS, '[gates]\n"chaos.availability" = ">= 0.8"\n')
     proc = distlab(tmp_path, "--ci", "--config", str(config))
     assert proc.returncode == 2
-    assert "config.toml:7: [gates] 'chaos.availability': names layer 'chaos', which has no" in (
+    assert "config.toml:10: [gates] 'chaos.availability': names layer 'chaos', which has no" in (
         proc.stderr
     )
     assert not (tmp_path / "runs").exists()
