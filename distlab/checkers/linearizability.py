@@ -80,7 +80,6 @@ class LinearizabilityResult:
             text += f"; unknown ({', '.join(reasons)}): {_keys(self.unknown)}"
         return text
 
-
     def report(self) -> str:
         """The summary and the counterexample of every invalid key (for assert messages)."""
         parts = [self.summary()]

@@ -19,8 +19,11 @@ Definitions:
   real latency is unknown, so it is left out); percentiles are nearest-rank;
 - availability: the share of ops invoked in a span that completed ``ok``;
 - recovery time after a heal: from the end of a window to the first ``ok``
-  completion after which every op invoked for ``sustain_s`` is ``ok``
-  (``None``: it never recovered before the next fault or the end).
+  completion after which every op invoked for ``sustain_s`` succeeds
+  (``None``: it never recovered before the next fault or the end). Success
+  means ``ok`` by default; a workload whose ops fail legitimately (a cas
+  whose compare did not match) passes ``success=("ok", "fail")`` so that only
+  unknown outcomes (timeouts) count against recovery.
 """
 
 from __future__ import annotations
@@ -175,6 +178,7 @@ def history_stats(
     windows: Sequence[Window] | None = None,
     *,
     sustain_s: float = 1.0,
+    success: Sequence[str] = ("ok",),
 ) -> Stats:
     """Measure a history; ``windows`` overrides the fault markers in it."""
     ops = history.ops
@@ -195,7 +199,7 @@ def history_stats(
         outside = [op for op in ops if not _in_windows(op.call, windows)]
         stats.availability_in_faults = _share_ok(inside)
         stats.availability_outside_faults = _share_ok(outside)
-        stats.recovery_s = _recoveries(ops, windows, sustain_s)
+        stats.recovery_s = _recoveries(ops, windows, sustain_s, success)
     return stats
 
 
@@ -245,10 +249,10 @@ def _share_ok(ops: Sequence[Op]) -> float | None:
 
 
 def _recoveries(
-    ops: Sequence[Op], windows: Sequence[Window], sustain_s: float
+    ops: Sequence[Op], windows: Sequence[Window], sustain_s: float, success: Sequence[str]
 ) -> list[float | None]:
     sustain = sustain_s * NS
-    bad_calls = sorted(op.call for op in ops if op.type != "ok")
+    bad_calls = sorted(op.call for op in ops if op.type not in success)
     ok_ends = sorted(op.end for op in ops if op.type == "ok" and op.end is not None)
     out: list[float | None] = []
     for n, (_, heal) in enumerate(windows):
@@ -257,7 +261,7 @@ def _recoveries(
         for t in ok_ends[bisect.bisect_left(ok_ends, heal) :]:
             if t >= limit:
                 break
-            # sustained: no op invoked in [t, t + sustain) failed or timed out
+            # sustained: no op invoked in [t, t + sustain) ended without success
             i = bisect.bisect_left(bad_calls, t)
             if i == len(bad_calls) or bad_calls[i] >= min(t + sustain, limit):
                 found = (t - heal) / NS

@@ -150,8 +150,8 @@ class HistoryRecorder:
             timeline.write(result, str(self.path), timeline.default_path(self.path))
         return result
 
-    def stats(self, sustain_s: float = 1.0) -> Stats:
+    def stats(self, sustain_s: float = 1.0, success: tuple[str, ...] = ("ok",)) -> Stats:
         """Throughput, latency, availability in and out of fault windows."""
         from distlab.checkers.stats import history_stats
 
-        return history_stats(self.history(), sustain_s=sustain_s)
+        return history_stats(self.history(), sustain_s=sustain_s, success=success)
