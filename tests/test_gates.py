@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from gate_runs import latencies, layer, run
 
 from distlab.config.schema import GateSpec
 from distlab.gates import aborting, evaluate, metrics_of, parse_condition, parse_metric, status
 from distlab.gates.aggregate import aggregate, percentile
 from distlab.results import Metric
-from tests._runs import latencies, layer, run
 
 
 def gate(metric: str, *conditions: str, abort: bool = False) -> GateSpec:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from gate_runs import latencies, layer, run
 
 from distlab.cli.main import main
 from distlab.config.schema import GateSpec
@@ -14,7 +15,6 @@ from distlab.errors import UsageError
 from distlab.gates import evaluate
 from distlab.report.branch import CI_BRANCH_VARS, detect_branch
 from distlab.report.history import RunHistory, history_path
-from tests._runs import latencies, layer, run
 
 
 @pytest.fixture(autouse=True)

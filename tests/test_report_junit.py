@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from gate_runs import latencies, layer, run
 from junitparser import JUnitXml, xunit2
 
 from distlab.config.schema import GateSpec
@@ -16,7 +17,6 @@ from distlab.errors import UsageError
 from distlab.gates import evaluate
 from distlab.report import junit_bytes, write_junit
 from distlab.results import Attempt
-from tests._runs import latencies, layer, run
 
 DATA = Path(__file__).parent / "data"
 XUNIT10 = xmlschema.XMLSchema(DATA / "junit-xunit10.xsd")

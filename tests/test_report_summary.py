@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gate_runs import latencies, layer, run
+
 from distlab.config.schema import GateSpec
 from distlab.gates import evaluate
 from distlab.report import read_summary, write_summary
 from distlab.report.summary import summary_dict
 from distlab.results import Metric
-from tests._runs import latencies, layer, run
 
 
 def test_summary_round_trips(tmp_path: Path) -> None:
