@@ -100,6 +100,8 @@ class RaftNode:
         stale are ignored; nothing a peer sends can raise."""
         if m.dst != self.id or m.src not in self.cfg.peers or m.src == self.id:
             return
+        if not _well_formed(m):
+            return  # a garbled or hostile peer: Raft's reasoning does not cover it
         if m.term > self.term:
             if m.type in (MT.PRE_VOTE, MT.VOTE) and self._in_lease() and not m.transfer:
                 return  # we hear from a live leader: do not let a stray node disrupt it
@@ -609,3 +611,22 @@ class RaftNode:
         if self.leader is None or self._leader_contact is None:
             return False
         return self._now - self._leader_contact <= self.cfg.election_ticks
+
+
+def _well_formed(m: Message) -> bool:
+    """Whether ``m`` is shaped as a correct peer would send it (numbers not
+    negative, entries contiguous after ``index`` with terms that never go back
+    and never exceed the sender's term)."""
+    if min(m.term, m.index, m.log_term, m.commit, m.reject_hint, m.read_seq) < 0:
+        return False
+    if m.type is MessageType.APPEND:
+        prev_term = m.log_term
+        for k, e in enumerate(m.entries):
+            if e.index != m.index + 1 + k or not prev_term <= e.term <= m.term:
+                return False
+            prev_term = e.term
+        return m.log_term <= m.term
+    if m.type is MessageType.SNAPSHOT:
+        snap = m.snapshot
+        return snap is not None and snap.index >= 0 and 0 <= snap.term <= m.term
+    return not m.entries and m.snapshot is None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from raft_sim import Sim
 
 from reference_system.raft import (
@@ -18,6 +20,7 @@ from reference_system.raft import (
     RaftConfig,
     RaftNode,
     Role,
+    Snapshot,
 )
 
 pytestmark = pytest.mark.unit
@@ -414,3 +417,48 @@ def test_read_index_waits_for_the_first_commit_of_the_term():
     assert n1.role is Role.LEADER and n1.log.committed < n1.log.last_index()
     n1.read_index(b"r")
     assert not n1.ready().read_states
+
+
+# -- hostile input ---------------------------------------------------------------
+
+small = st.integers(-1, 6)
+entries = st.lists(
+    st.builds(Entry, term=small, index=small, data=st.binary(max_size=3)), max_size=4
+).map(tuple)
+messages = st.builds(
+    Message,
+    type=st.sampled_from(list(MT)),
+    src=st.sampled_from(["n1", "n2", "n3", "zz"]),
+    dst=st.sampled_from(["n1", "n3"]),
+    term=small,
+    log_term=small,
+    index=small,
+    entries=entries,
+    commit=small,
+    reject=st.booleans(),
+    reject_hint=small,
+    snapshot=st.none() | st.builds(Snapshot, index=small, term=small),
+    read_seq=small,
+    transfer=st.booleans(),
+)
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
+@given(st.lists(messages, max_size=20), st.booleans())
+def test_arbitrary_messages_never_break_the_core(msgs, leading):
+    cfg = RaftConfig("n1", ("n1", "n2", "n3"), pre_vote=False)
+    log = [Entry(1, 1), Entry(1, 2), Entry(2, 3)]
+    core = RaftNode(cfg, random.Random(1), hard_state=HardState(2, None, 2), entries=log)
+    if leading:
+        core.campaign()
+        core.step(Message(MT.VOTE_RESP, "n2", "n1", core.term))
+    for m in msgs:
+        core.step(m)
+        core.tick()
+        rd = core.ready()
+        core.advance(rd)
+        lg = core.log
+        assert [e.index for e in lg.entries] == list(range(lg.first_index(), lg.last_index() + 1))
+        assert lg.snapshot.index <= lg.applied <= lg.committed <= lg.last_index()
+        assert lg.committed >= 2  # a committed entry is never lost
+        assert lg.entry(2) == Entry(1, 2) if lg.first_index() <= 2 else True
