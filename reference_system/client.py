@@ -164,6 +164,7 @@ class Client:
         self._rng = random.Random(seed)
         self._seq = itertools.count(1)
         self._conns: dict[str, NodeConnection] = {}
+        self._connecting: dict[str, asyncio.Lock] = {}
         self._order = list(self.nodes)
         self.leader: str | None = None
 
@@ -282,16 +283,26 @@ class Client:
         return Result(outcome, {}, last_error, last_node, attempt)
 
     async def _once(self, node: str, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-        conn = self._conns.get(node)
-        if conn is None or conn.closed:
-            conn = await NodeConnection.open(self.nodes[node], timeout)
-            self._conns[node] = conn
+        conn = await self._connection(node, timeout)
         fut = conn.send({**request, "ctx": self._ctx()})
         try:
             return await asyncio.wait_for(fut, timeout)
         except ConnectionLost as exc:
             exc.sent = True  # type: ignore[attr-defined]
             raise
+
+    async def _connection(self, node: str, timeout: float) -> NodeConnection:
+        conn = self._conns.get(node)
+        if conn is not None and not conn.closed:
+            return conn
+        # Calls that start together share one connect instead of racing to open several.
+        lock = self._connecting.setdefault(node, asyncio.Lock())
+        async with lock:
+            conn = self._conns.get(node)
+            if conn is None or conn.closed:
+                conn = await NodeConnection.open(self.nodes[node], timeout)
+                self._conns[node] = conn
+            return conn
 
     def _ctx(self) -> dict[str, Any]:
         trace_id = self.trace_id or uuid.uuid4().hex
