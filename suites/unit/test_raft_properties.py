@@ -112,7 +112,10 @@ def test_the_same_schedules_without_the_bug_are_safe(root_seed):
 
 
 @pytest.mark.slow
-def test_soak_many_long_schedules(root_seed):
+def test_soak_many_long_schedules(root_seed, request):
+    """About 3 minutes: runs only when asked for with ``-m slow`` (never in CI)."""
+    if "slow" not in (request.config.option.markexpr or ""):
+        pytest.skip("soak: run with -m slow")
     hostile = Faults(
         drop=0.1, duplicate=0.05, partitions=True, crashes=True, compaction=True, churn=3
     )
