@@ -165,3 +165,28 @@ def hard_history(n: int = 22) -> list[dict[str, Any]]:
     )
     recs.append({"process": n, "type": "ok", "f": "read", "key": "x", "value": -1, "time": 300})
     return recs
+
+
+def simulate_keys(
+    rng: random.Random, *, keys: int, ops_per_key: int, clients_per_key: int = 5, **kw: Any
+) -> list[dict[str, Any]]:
+    """``keys`` independent single-key histories (each with its own clients) merged
+    by time into one history: key ``k{i}``, processes ``i * 1000 + p``."""
+    merged: list[tuple[int, int, int, dict[str, Any]]] = []
+    for k in range(keys):
+        part = simulate(rng, ops=ops_per_key, clients=clients_per_key, **kw)
+        for n, rec in enumerate(part):
+            rec["key"] = f"k{k}"
+            rec["process"] = k * 1000 + rec["process"]
+            merged.append((rec["time"], k, n, rec))
+    merged.sort(key=lambda r: (r[0], r[1], r[2]))
+    return [r[3] for r in merged]
+
+
+def write_jsonl(records: list[dict[str, Any]], path: Any) -> None:
+    """Write records as a history file."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
