@@ -38,8 +38,13 @@ class FrozenObject(tuple):  # type: ignore[type-arg]
 TRUE, FALSE = JsonBool(True), JsonBool(False)
 
 
+_SCALARS = (int, str, float, type(None))
+
+
 def freeze(value: Any) -> Any:
     """A hashable copy of a JSON value."""
+    if type(value) in _SCALARS:
+        return value
     if value is True:
         return TRUE
     if value is False:
