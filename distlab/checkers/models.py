@@ -156,7 +156,7 @@ class KV(Model):
         if f == "put":
             return lambda state: value
         if f == "append":
-            return lambda state: state + value  # type: ignore[operator]
+            return lambda state: state + value
         if f == "delete":
             return lambda state: ""
         if output is UNKNOWN:

@@ -140,8 +140,10 @@ def check_set(history: History, *, add: str = "add", read: str = "read") -> Reco
             attempted.append(op.value)
             if op.type == "ok":
                 acked.append(op.value)
-        elif op.f == read and op.type == "ok" and (last is None or op.end >= last.end):
-            last = op
+        elif (
+            op.f == read and op.type == "ok" and (last is None or (op.end or 0) >= (last.end or 0))
+        ):
+            last = op  # the read that completed last (ok ops always have an end time)
     if last is None:
         # Without a final read nothing can be judged lost.
         return check_records(attempted, acked, [], complete=False)

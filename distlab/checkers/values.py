@@ -29,7 +29,7 @@ class JsonBool:
         return "true" if self.value else "false"
 
 
-class FrozenObject(tuple):  # type: ignore[type-arg]
+class FrozenObject(tuple):
     """A JSON object as a sorted tuple of items (tells objects from arrays)."""
 
     __slots__ = ()
