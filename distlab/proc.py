@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -157,8 +156,8 @@ class _Guardian:
 
 _spawner = _Spawner()
 _guardian = _Guardian()
-# pgid -> label of every process group this process spawned, for ``leaked``.
-_spawned: dict[int, tuple[float, str]] = {}
+# pgid -> (leader's kernel start time, label) of every group this process spawned.
+_spawned: dict[int, tuple[str | None, str]] = {}
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -211,7 +210,7 @@ def spawn(
 
     proc = _spawner.call(fork)
     name = label or os.path.basename(argv[0])
-    _spawned[proc.pid] = (time.time(), name)
+    _spawned[proc.pid] = (_start_ticks(proc.pid), name)
     if guard:
         _guardian.add(proc.pid)
     if run_dir is not None:
@@ -285,7 +284,7 @@ def leaked(pgids: Iterable[int] | None = None) -> list[str]:
     The leak check at the end of a test session calls this; an empty list
     means everything ``spawn`` started is gone.
     """
-    wanted = set(_spawned if pgids is None else pgids)
+    wanted = {pgid for pgid in (_spawned if pgids is None else pgids) if _still_ours(pgid)}
     if not wanted:
         return []
     lines = []
@@ -296,7 +295,7 @@ def leaked(pgids: Iterable[int] | None = None) -> list[str]:
             continue
         if pgid not in wanted or p.info["status"] == psutil.STATUS_ZOMBIE:
             continue
-        label = _spawned.get(pgid, (0.0, "?"))[1]
+        label = _spawned.get(pgid, (None, "?"))[1]
         cmd = " ".join(p.info["cmdline"] or [p.info["name"] or "?"])[:120]
         lines.append(f"pid {p.pid} ({label}, group {pgid}): {cmd}")
     return lines
@@ -310,7 +309,19 @@ def spawned_groups() -> set[int]:
 def kill_spawned() -> None:
     """SIGKILL every process group this process spawned (after a failed leak check)."""
     for pgid in list(_spawned):
-        kill_group(pgid)
+        if _still_ours(pgid):
+            kill_group(pgid)
+
+
+def _still_ours(pgid: int) -> bool:
+    """False if ``pgid`` now names someone else's group: its leader's pid was reused.
+
+    A dead leader's group can still hold our processes (the kernel does not
+    reuse a pid while a group of that id exists); a live leader with another
+    start time is a new process that made its own group.
+    """
+    now = _start_ticks(pgid)
+    return now is None or now == _spawned.get(pgid, (now, ""))[0]
 
 
 def reap_orphans(runs_root: Path) -> list[str]:
