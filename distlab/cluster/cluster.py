@@ -14,6 +14,7 @@ import dataclasses
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -108,7 +109,7 @@ class Cluster:
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._nodes
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Node]:
         return iter(self._nodes.values())
 
     def __len__(self) -> int:
