@@ -422,6 +422,10 @@ class Sim:
         elif r < 0.8:
             if f.crashes:
                 self.restart(i)
+        elif r < 0.85:
+            lead = self.leader()
+            if lead is not None and lead.id != i:
+                lead.core.transfer_leadership(i)  # type: ignore[union-attr]
         elif f.compaction:
             self.compact(i)
 

@@ -353,6 +353,20 @@ def test_quorum_is_true_on_the_majority_side_and_false_on_the_minority():
     assert all(n.core.status().quorum for n in sim.live())
 
 
+def test_a_cut_off_follower_loses_quorum_after_one_election_timeout():
+    sim = Sim(3, seed=12)
+    elect(sim, "n1")
+    sim.run_ticks(3)
+    n3 = core_of(sim, "n3")
+    sim.split(("n3",))
+    seen = []
+    for t in range(1, 40):
+        n3.tick()
+        seen.append((t, n3.status().quorum))
+    # Still in contact right after the cut; never after an election timeout (10 ticks).
+    assert seen[0][1] and not any(q for t, q in seen if t > 10)
+
+
 def test_split_brain_bug_keeps_a_lone_leader_that_claims_quorum():
     sim = Sim(3, seed=12, split_brain=True)
     old = elect(sim, "n1")
