@@ -36,6 +36,10 @@ SLICE_S = 0.05
 # Memo entries per key search before the verdict is unknown; with two workers
 # this keeps the check under 1 GB (about 150 bytes an entry).
 MAX_STATES = 2_000_000
+# Time for the counterexample of one key: at least CX_MIN_S, else CX_FACTOR
+# times what its search took.
+CX_MIN_S = 2.0
+CX_FACTOR = 5.0
 
 
 @dataclass
@@ -155,7 +159,11 @@ def check_linearizable(
     for (key, ops), (res, elapsed) in zip(items, outcomes, strict=True):
         kr = KeyResult(key, res.verdict, len(ops), elapsed, res.reason, res.steps, res.states)
         if res.verdict is Verdict.INVALID and counterexample:
-            kr.counterexample = find_counterexample(key, ops, model, deadline)
+            # Explaining costs a few more searches of the key: bound it by the
+            # cost of finding the problem, so a huge invalid key stays cheap.
+            spend = time.monotonic() + max(CX_MIN_S, CX_FACTOR * elapsed)
+            cx_deadline = spend if deadline is None else min(deadline, spend)
+            kr.counterexample = find_counterexample(key, ops, model, cx_deadline)
         results.append(kr)
     verdict = compose(k.verdict for k in results)
     return LinearizabilityResult(
@@ -244,10 +252,14 @@ def prefix(ops: Sequence[Op], cut: int | float, model: Model) -> list[Op]:
 def find_counterexample(
     key: Hashable, ops: Sequence[Op], model: Model, deadline: float | None
 ) -> Counterexample:
-    """The shortest invalid prefix of an invalid key, with its longest linearization."""
+    """The shortest invalid prefix of an invalid key, with its longest linearization.
+
+    Past ``deadline`` the binary search stops at the shortest prefix proven
+    invalid so far: still a true counterexample, only maybe not the shortest.
+    """
     cuts = sorted({op.ret for op in ops if op.ret is not None})
     lo, hi = 0, len(cuts) - 1  # cuts[hi] is known invalid (it is the whole history)
-    while lo < hi:
+    while lo < hi and (deadline is None or time.monotonic() < deadline):
         mid = (lo + hi) // 2
         res = search(prefix(ops, cuts[mid], model), model, deadline=deadline, max_states=MAX_STATES)
         if res.verdict is Verdict.INVALID:

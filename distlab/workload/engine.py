@@ -331,11 +331,14 @@ class Workload:
                 if not self.recorder.complete(inflight, hung):
                     continue
                 slot.inflight = None
+                old = slot.client
                 slot.generation += 1
-                self._close(slot.client)
                 slot.client = None
                 slot.process = self._new_process()
+                # The replacement starts before the old client is closed, so that
+                # join() never sees the slot with no live thread in between.
                 self._start_slot(slot)
+                self._close(old)
 
     # -- live samples --------------------------------------------------------------------
 
