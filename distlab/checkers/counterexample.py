@@ -47,7 +47,7 @@ class Counterexample:
         t0 = self.ops[0].call if self.ops else 0
         span = self.cut - t0
         for name, size in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-            if span >= 10 * size:
+            if span >= size:
                 return name, size
         return "ns", 1.0
 
