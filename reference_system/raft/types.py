@@ -123,8 +123,9 @@ class RaftConfig:
     check_quorum: bool = True
     #: most entries in one AppendEntries message (batching)
     max_entries_per_message: int = 256
-    #: most bytes of entry data in one AppendEntries message (at least one entry is sent)
-    max_bytes_per_message: int = 1 << 20
+    #: most bytes of entry data in one AppendEntries message (at least one entry is
+    #: sent); with ``max_inflight`` it bounds what one Ready sends a peer (4 MiB)
+    max_bytes_per_message: int = 256 << 10
     #: most AppendEntries in flight to one follower (pipelining / flow control)
     max_inflight: int = 16
     #: planted bug: the election quorum is half the cluster instead of a

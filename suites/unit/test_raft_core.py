@@ -184,6 +184,18 @@ def test_proposals_between_readies_are_batched_into_one_append():
     assert len(appends) == 1 and len(appends[0].entries) == 4
 
 
+def test_an_append_message_respects_the_byte_limit():
+    cfg = RaftConfig("n1", ("n1", "n2", "n3"), pre_vote=False, max_bytes_per_message=250)
+    leader = RaftNode(cfg, random.Random(1))
+    leader.campaign()
+    leader.step(Message(MT.VOTE_RESP, "n2", "n1", leader.term))
+    leader.advance(leader.ready())
+    leader.step(Message(MT.APPEND_RESP, "n2", "n1", leader.term, index=1))  # n2 is caught up
+    leader.propose_batch([bytes(100)] * 5)
+    sizes = [len(m.entries) for m in leader.ready().messages if m.dst == "n2"]
+    assert sizes and max(sizes) == 2 and sum(sizes) <= 5
+
+
 def test_appends_are_pipelined_up_to_the_inflight_limit():
     sim = Sim(3, seed=6)
     leader = elect(sim)
