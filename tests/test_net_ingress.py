@@ -176,3 +176,21 @@ def test_bad_ingress_settings_are_usage_errors(
 ) -> None:
     with Network.start(tmp_path, in_process=True) as net, pytest.raises(UsageError, match=says):
         net.add_ingress("n2", ("127.0.0.1", 9), identify, unidentified=policy)
+
+
+def test_topology_refuses_links_it_lacks_and_heal_keeps_it(rejecting) -> None:
+    net, node2, port = rejecting
+    live_n1 = dial(port, b"HELLO n1\n")
+    node2.accept().close()
+    net.set_topology([("n3", "n2"), ("n2", "n3")])  # n1 has no link to n2
+    with pytest.raises(ConnectionResetError):
+        live_n1.recv(1)
+    net.heal()  # heal clears faults, not the topology
+    n1 = dial(port, b"HELLO n1\n")
+    with pytest.raises(ConnectionResetError):
+        n1.recv(1)
+    n3 = dial(port, b"HELLO n3\n")
+    assert recv_exactly(node2.accept(), 9) == b"HELLO n3\n"
+    assert net.state()["topology"] == ["n3->n2", "n2->n3"]
+    for s in (live_n1, n1, n3):
+        s.close()

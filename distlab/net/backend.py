@@ -46,6 +46,10 @@ class Backend(Protocol):
         """Set the faults of each flow (healthy = clear), acting on live connections."""
         ...
 
+    def set_topology(self, links: list[Flow] | None) -> None:
+        """Only these (dialler, node) links exist (ingress mode); heal never changes this."""
+        ...
+
     def reset(self, flows: list[Flow]) -> int:
         """Reset the live connections that carry any of ``flows``; return how many."""
         ...
@@ -170,7 +174,7 @@ class ProxyBackend:
             raise LabError(f"the network proxy server stopped answering: {e}") from None
         if not line:
             raise LabError("the network proxy server exited; see net-proxy.log in the run dir")
-        return json.loads(line)  # type: ignore[no-any-return]
+        return json.loads(line)
 
     # -- the Backend protocol ---------------------------------------------
 
@@ -194,6 +198,9 @@ class ProxyBackend:
         if changes:
             wire = [[s, d, None if f.healthy else f.as_wire()] for (s, d), f in changes.items()]
             self.request("set_faults", faults=wire)
+
+    def set_topology(self, links: list[Flow] | None) -> None:
+        self.request("set_topology", links=None if links is None else [list(f) for f in links])
 
     def reset(self, flows: list[Flow]) -> int:
         return int(self.request("reset", flows=[list(f) for f in flows]))

@@ -117,7 +117,7 @@ class Connection:
         self.outbound.flow, self.inbound.flow = self.flows
         self.inbound.held = False
         self.board.index(self)
-        if self.board.rejects(self):
+        if self.board.rejects(self) or not self.board.may_dial(self):
             self.reset()
             return
         self._connect()

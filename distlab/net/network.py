@@ -42,6 +42,7 @@ class Network:
         self._partition: Partition | None = None
         self._partition_mode = "drop"
         self._applied: dict[Flow, FlowFaults] = {}
+        self._topology: list[Flow] | None = None
         self._closed = False
 
     @classmethod
@@ -107,6 +108,18 @@ class Network:
             port = self.backend.add_ingress(dst, _address(upstream), identify, unidentified)
             self._ingress[dst] = port
             return port
+
+    def set_topology(self, links: Iterable[LinkSpec] | None) -> None:
+        """Say which ``(src, dst)`` links exist (``links_for``'s result); None: every pair.
+
+        In ingress mode all nodes share one peer list, so a node may dial a
+        peer the topology gives it no link to; its ingress proxy then resets
+        that connection. Per-link wiring needs no call: a missing link simply
+        has no proxy. Unlike faults, ``heal`` never undoes this.
+        """
+        with self._lock:
+            self._topology = None if links is None else self._resolve(links)
+            self.backend.set_topology(self._topology)
 
     def port(self, src: str, dst: str) -> int:
         """The port ``src`` dials to reach ``dst`` (its link proxy, else ``dst``'s ingress)."""
@@ -293,6 +306,9 @@ class Network:
                 "nodes": list(self._nodes),
                 "proxies": proxies,
                 "faults": {flow_name(f): x.to_dict() for f, x in sorted(self._applied.items())},
+                "topology": None
+                if self._topology is None
+                else [flow_name(f) for f in self._topology],
                 "partition": None
                 if self._partition is None
                 else {**self._partition.describe(), "mode": self._partition_mode},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import threading
 from collections.abc import Iterable
@@ -63,7 +64,7 @@ class ProbeNodes:
         ports = {}
         for node in self.ids:
             server = await self.loop.create_server(
-                lambda node=node: _Node(self, node), "127.0.0.1", 0
+                functools.partial(_Node, self, node), "127.0.0.1", 0
             )
             self._servers[node] = server
             ports[node] = server.sockets[0].getsockname()[1]
@@ -77,7 +78,7 @@ class ProbeNodes:
         self, dials: Iterable[tuple[str, str, int]], window_s: float = 0.5
     ) -> dict[Flow, tuple[bool, bool]]:
         """Dial each ``(src, dst, port)`` at once; per link, did bytes get (there, back)?"""
-        return self._run(self._measure(list(dials), window_s))  # type: ignore[no-any-return]
+        return self._run(self._measure(list(dials), window_s))
 
     async def _measure(
         self, dials: list[tuple[str, str, int]], window_s: float

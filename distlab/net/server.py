@@ -77,7 +77,7 @@ class ThreadedServer:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def request(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self.run(self.board.handle(request))  # type: ignore[no-any-return]
+        return self.run(self.board.handle(request))
 
     def close(self) -> None:
         if not self.thread.is_alive():

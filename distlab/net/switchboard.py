@@ -56,6 +56,8 @@ class Switchboard:
         self.faults: dict[Flow, FlowFaults] = {}
         self.proxies: list[Proxy] = []
         self.by_flow: dict[Flow, set[Connection]] = defaultdict(set)
+        # Ingress mode: the (dialler, node) links the topology has; None = all.
+        self.dialable: set[Flow] | None = None
 
     # -- used by connections ----------------------------------------------
 
@@ -67,6 +69,12 @@ class Switchboard:
         return any(
             (f := self.faults.get(flow)) is not None and f.block == "reject" for flow in conn.flows
         )
+
+    def may_dial(self, conn: Connection) -> bool:
+        """Whether the topology has the link this ingress connection was dialled over."""
+        if conn.proxy.kind != "ingress" or self.dialable is None or conn.dialler_id is None:
+            return True
+        return (conn.dialler_id, conn.proxy.dst) in self.dialable
 
     def register(self, conn: Connection) -> None:
         conn.proxy.connections.add(conn)
@@ -152,6 +160,19 @@ class Switchboard:
                 conn.changed()
         return len(faults)
 
+    async def op_set_topology(self, links: list[list[str]] | None) -> int:
+        """Ingress diallers may only dial along ``links`` (None: any); returns connections reset."""
+        self.dialable = None if links is None else {(a, b) for a, b in links}
+        refused = [
+            conn
+            for proxy in self.proxies
+            for conn in list(proxy.connections)
+            if not conn.closed and not self.may_dial(conn)
+        ]
+        for conn in refused:
+            conn.reset()
+        return len(refused)
+
     async def op_reset(self, flows: list[list[str]]) -> int:
         """Reset every live connection carrying one of ``flows``; returns how many."""
         victims: set[Connection] = set()
@@ -165,6 +186,7 @@ class Switchboard:
         return {
             "proxies": [p.describe() for p in self.proxies],
             "faults": [[s, d, f.to_dict()] for (s, d), f in sorted(self.faults.items())],
+            "topology": None if self.dialable is None else sorted(self.dialable),
         }
 
     async def op_ping(self) -> str:
