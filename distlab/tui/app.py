@@ -1,0 +1,388 @@
+"""The dashboard shell: tabs, keys, the event pump, and commands to the back end.
+
+Events arrive on any thread through ``EventFeed.push``; every ~0.1 s the
+app drains the feed, folds the batch into ``LabState`` and redraws only what
+the state marks dirty, inside one ``batch_update``. The app never starts a
+process itself: it asks its ``Backend``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TabbedContent, TabPane
+
+from distlab.tui.backend import Backend
+from distlab.tui.components.failure_screen import FailureScreen
+from distlab.tui.components.fault_timeline import FaultTimeline
+from distlab.tui.components.gates_panel import GatesTable, VerdictBanner
+from distlab.tui.components.help_screen import HelpScreen
+from distlab.tui.components.layer_progress import LayerProgress
+from distlab.tui.components.node_table import NodeTable
+from distlab.tui.components.partition_menu import PartitionMenu
+from distlab.tui.components.partition_view import PartitionView
+from distlab.tui.components.run_bar import RunBar
+from distlab.tui.components.suites_tree import SuitesTree
+from distlab.tui.components.test_detail import TestDetail
+from distlab.tui.components.throughput import ThroughputPanel
+from distlab.tui.feed import EventFeed
+from distlab.tui.messages import BackendNotice, EventsPending, TestActivated, TestHighlighted
+from distlab.tui.state import FAILING, LabState, TestInfo
+
+FLUSH_EVERY_S = 0.1
+WIDE_COLUMNS = 120  # from here on, panels sit side by side
+LAB_ACTIONS = frozenset({"kill", "pause", "restart", "partition", "latency", "heal"})
+RUN_ACTIONS = frozenset({"run_all", "run_selected", "rerun_failed"})
+
+
+def _b(key: str, action: str, description: str, tooltip: str, *, show: bool = True, priority: bool = False) -> Binding:
+    """A binding with an id (for keymaps) and a tooltip (for the footer)."""
+    return Binding(key, action, description, show=show, priority=priority, id=f"distlab.{action}", tooltip=tooltip)
+
+
+class DistlabApp(App[int]):
+    """The distlab dashboard."""
+
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "distlab"
+    BINDINGS = [
+        _b("a", "run_all", "Run all", "Run every layer in config.toml"),
+        _b("f", "rerun_failed", "Rerun failed", "Rerun the failed tests in a fresh pytest"),
+        _b("s", "stop", "Stop", "Stop the run: its pytest processes are killed"),
+        _b("slash", "filter", "Filter", "Filter tests by name, outcome:X, marker:X or layer:X"),
+        _b("o", "open_editor", "Editor", "Open the selected test in $EDITOR at its line", show=False),
+        _b("k", "kill", "Kill", "SIGKILL the selected node"),
+        _b("p", "pause", "Pause/resume", "SIGSTOP or SIGCONT the selected node"),
+        _b("r", "restart", "Restart", "Restart the selected node and wait until healthy"),
+        _b("n", "partition", "Partition", "Cut the network into a named shape"),
+        _b("l", "latency", "Latency", "Add 100 ms latency to every link"),
+        _b("h", "heal", "Heal all", "Heal every link and resume paused nodes"),
+        _b("1", "show_tab('suites')", "Suites", "Layers, tests, failures", show=False),
+        _b("2", "show_tab('cluster')", "Cluster", "Nodes, partitions, faults", show=False),
+        _b("3", "show_tab('throughput')", "Throughput", "Ops/s, latency, errors", show=False),
+        _b("4", "show_tab('gates')", "Gates", "Gates and the release verdict", show=False),
+        _b("question_mark", "help", "Help", "Every key and what it does"),
+        _b("q", "quit", "Quit", "Quit; stops the run and the cluster cleanly"),
+    ]
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        title: str = "",
+        feed: EventFeed | None = None,
+        live_clock: bool = False,
+        initial_tab: str = "suites",
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.state = LabState()
+        self.feed = feed or EventFeed()
+        self.run_title = title or backend.name
+        self.live_clock = live_clock
+        self.initial_tab = initial_tab
+        self.filter_text = ""
+        self.stats = {"batches": 0, "applied": 0, "worst_flush_s": 0.0, "worst_lag_s": 0.0}
+        self._selected: str | None = None
+        self._last_flush = 0.0
+        self._beat_at = 0.0
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        s = self.state
+        yield RunBar(s, self.run_title, id="run-bar")
+        with TabbedContent(initial=self.initial_tab, id="tabs"):
+            with TabPane("Suites", id="suites"), Horizontal(id="suites-pane"):
+                with Vertical(id="suites-left"):
+                    yield LayerProgress(s, id="layer-progress")
+                    yield Input(placeholder="filter: words, outcome:failed, marker:chaos, layer:unit", id="filter")
+                    yield SuitesTree(s, id="suites-tree")
+                yield TestDetail(id="test-detail")
+            with TabPane("Cluster", id="cluster"), Vertical(id="cluster-pane"):
+                yield NodeTable(s, id="node-table")
+                with Horizontal(id="network-pane"):
+                    yield PartitionView(s, id="partition-view")
+                    yield FaultTimeline(s, id="fault-timeline")
+            with TabPane("Throughput", id="throughput"), VerticalScroll(id="throughput-pane"):
+                yield ThroughputPanel(s, id="throughput-panel")
+                yield FaultTimeline(s, id="throughput-faults")
+            with TabPane("Gates", id="gates"), Vertical(id="gates-pane"):
+                yield VerdictBanner(s, id="verdict")
+                yield GatesTable(s, id="gates-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.feed.connect(lambda: self.post_message(EventsPending()))
+        self.set_interval(FLUSH_EVERY_S, self.flush)
+        self._beat_at = time.perf_counter()
+        self.set_interval(0.05, self._heartbeat)
+        self._apply_width(self.size.width)
+        self._refresh_all()
+        self.backend.start(self.feed)
+        if self.initial_tab == "suites":
+            self.query_one(SuitesTree).focus()
+        elif self.initial_tab == "cluster":
+            self.query_one(NodeTable).focus()
+
+    def on_resize(self, event: Any) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.screen.set_class(width >= WIDE_COLUMNS, "-wide")
+
+    # -- the event pump ------------------------------------------------------------------
+
+    def on_events_pending(self, _: EventsPending) -> None:
+        # A burst right after a quiet spell shows at once; steady streams ride the interval.
+        if time.perf_counter() - self._last_flush >= FLUSH_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Fold waiting events into the state and redraw what changed."""
+        batch = self.feed.drain()
+        if self.live_clock and self.backend.busy():
+            self.state.now = max(self.state.now, time.time())
+            self.state.dirty.add("clock")
+        if not batch and not self.state.dirty:
+            return
+        started = time.perf_counter()
+        for event in batch:
+            self.state.apply(event)
+        areas, tests, nodes = self.state.take_dirty()
+        with self.batch_update():
+            self._redraw(areas, tests, nodes)
+        took = time.perf_counter() - started
+        self._last_flush = time.perf_counter()
+        self.stats["batches"] += 1
+        self.stats["applied"] += len(batch)
+        self.stats["worst_flush_s"] = max(self.stats["worst_flush_s"], took)
+
+    def _heartbeat(self) -> None:
+        # How late the event loop runs a 50 ms timer: the worst frame delay users feel.
+        now = time.perf_counter()
+        self.stats["worst_lag_s"] = max(self.stats["worst_lag_s"], now - self._beat_at - 0.05)
+        self._beat_at = now
+
+    def _redraw(self, areas: set[str], tests: set[str], nodes: set[str]) -> None:
+        tree = self.query_one(SuitesTree)
+        if areas & {"tree", "layers"} or tests:
+            tree.sync(tests)
+        if "layers" in areas or "clock" in areas or "run" in areas:
+            tree.refresh_layers()
+            self.query_one(LayerProgress).refresh_from_state()
+        self.query_one(RunBar).refresh_from_state()
+        if self._selected is not None and self._selected in tests:
+            self.query_one(TestDetail).show(self.state.tests.get(self._selected))
+        if nodes or "nodes" in areas or "clock" in areas:
+            self.query_one(NodeTable).refresh_nodes(nodes, clock_moved=True)
+        if areas & {"network", "nodes"}:
+            self.query_one(PartitionView).refresh_from_state()
+        if "faults" in areas or "run" in areas:
+            for timeline in self.query(FaultTimeline):
+                timeline.refresh_from_state()
+        if areas & {"throughput", "checks", "faults"}:
+            self.query_one(ThroughputPanel).refresh_from_state()
+        if areas & {"gates", "run"}:
+            self.query_one(VerdictBanner).refresh_from_state()
+            self.query_one(GatesTable).refresh_from_state()
+
+    def _refresh_all(self) -> None:
+        self.state.dirty.update({"tree", "layers", "nodes", "network", "faults", "throughput", "gates", "run"})
+        self.flush()
+
+    def flush_now(self) -> None:
+        """Apply everything waiting now (tests and benchmarks)."""
+        self.flush()
+
+    # -- selection -----------------------------------------------------------------------
+
+    def on_test_highlighted(self, message: TestHighlighted) -> None:
+        self._selected = message.nodeid
+        if message.nodeid is not None:
+            self.query_one(TestDetail).show(self.state.tests.get(message.nodeid))
+
+    def on_test_activated(self, message: TestActivated) -> None:
+        test = self.state.tests.get(message.nodeid) if message.nodeid else None
+        if test is not None and test.failing:
+            self.push_screen(FailureScreen(test))
+            return
+        only = {message.layer: [message.target]} if message.target else None
+        self._run(only=only, layers=[message.layer], what=message.target or message.layer)
+
+    def selected_test(self) -> TestInfo | None:
+        return self.state.tests.get(self._selected) if self._selected else None
+
+    def on_backend_notice(self, message: BackendNotice) -> None:
+        self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
+
+    # -- actions -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in LAB_ACTIONS:
+            return self.backend.lab  # False hides them outside lab mode
+        # A lab session has no suites to run.
+        return not (action in RUN_ACTIONS and self.backend.lab)
+
+    def _run(self, *, only: dict[str, list[str]] | None, layers: list[str] | None, what: str) -> None:
+        answer = self.backend.run(only=only, layers=layers)
+        if answer:
+            self.notify(answer, severity="warning")
+        else:
+            self.notify(f"running {what}")
+
+    def action_run_all(self) -> None:
+        if not self.backend.busy():
+            self.state.reset_outcomes()
+        self._run(only=None, layers=None, what="all layers")
+
+    def action_run_selected(self) -> None:
+        self.query_one(SuitesTree).action_activate()
+
+    def action_rerun_failed(self) -> None:
+        only: dict[str, list[str]] = {}
+        for test in self.state.failures():
+            only.setdefault(test.layer, []).append(test.nodeid)
+        if not only:
+            self.notify("no failed tests to rerun")
+            return
+        self._run(only=only, layers=list(only), what=f"{sum(map(len, only.values()))} failed tests")
+
+    def action_stop(self) -> None:
+        answer = self.backend.stop()
+        if answer:
+            self.notify(answer)
+
+    def action_filter(self) -> None:
+        self.action_show_tab("suites")
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self.filter_text
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "filter":
+            return
+        self.filter_text = event.value.strip()
+        tree = self.query_one(SuitesTree)
+        tree.set_filter(self.filter_text)
+        event.input.display = bool(self.filter_text)
+        tree.focus()
+        shown = len(tree._tests)
+        self.notify(f"filter {self.filter_text!r}: {shown} tests" if self.filter_text else "filter cleared")
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_open_editor(self) -> None:
+        test = self.screen.test if isinstance(self.screen, FailureScreen) else self.selected_test()
+        if test is None or not test.file:
+            self.notify("select a test first", severity="warning")
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            self.notify("set $EDITOR (or $VISUAL) to open tests", severity="warning")
+            return
+        line = _failing_line(test)
+        path = Path(test.file)
+        try:
+            with self.suspend():
+                subprocess.run([*shlex.split(editor), f"+{line}", str(path)], check=False)
+        except Exception as e:  # SuspendNotSupported under `textual serve`, a missing editor
+            self.notify(f"cannot open {path}: {e}", severity="error")
+
+    async def action_quit(self) -> None:
+        self.backend.stop()
+        self.exit(0)
+
+    # -- lab actions (the back end does the work on a thread) ------------------------------
+
+    def _lab(self, call: Callable[[], str | None]) -> None:
+        def work() -> None:
+            answer = call()
+            if answer:
+                self.post_message(BackendNotice(answer))
+
+        self.run_worker(work, thread=True, group="lab", exit_on_error=False)
+
+    def _node(self) -> str | None:
+        node = self.query_one(NodeTable).selected_node()
+        if node is None:
+            self.notify("no node selected", severity="warning")
+        return node
+
+    def action_kill(self) -> None:
+        if (node := self._node()) is not None:
+            self._lab(lambda: self.backend.kill(node))  # type: ignore[attr-defined]
+
+    def action_pause(self) -> None:
+        if (node := self._node()) is not None:
+            self._lab(lambda: self.backend.pause_or_resume(node))  # type: ignore[attr-defined]
+
+    def action_restart(self) -> None:
+        if (node := self._node()) is not None:
+            self._lab(lambda: self.backend.restart(node))  # type: ignore[attr-defined]
+
+    def action_partition(self) -> None:
+        shapes: list[str] = self.backend.shapes()  # type: ignore[attr-defined]
+
+        def chosen(shape: str | None) -> None:
+            if shape:
+                self._lab(lambda: self.backend.partition(shape))  # type: ignore[attr-defined]
+
+        self.push_screen(PartitionMenu(shapes), chosen)
+
+    def action_latency(self) -> None:
+        self._lab(lambda: self.backend.latency(100))  # type: ignore[attr-defined]
+
+    def action_heal(self) -> None:
+        self._lab(self.backend.heal)  # type: ignore[attr-defined]
+
+    # -- command palette -----------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            name = binding.action.split("(")[0]
+            if not self.check_action(name, ()):
+                continue
+            yield SystemCommand(binding.description, binding.tooltip, _runner(self, binding.action))
+        yield from super().get_system_commands(screen)
+
+
+def _runner(app: App[Any], action: str) -> Callable[[], Any]:
+    async def run() -> None:
+        await app.run_action(action)
+
+    return run
+
+
+def _failing_line(test: TestInfo) -> int:
+    """The line to open: the last ``file:N:`` of the test's own file in the traceback,
+    else the test's definition."""
+    line = test.line or 1
+    if test.longrepr and test.file:
+        for text in test.longrepr.splitlines():
+            head, sep, rest = text.partition(f"{test.file}:")
+            if sep and not head.strip():
+                number = rest.split(":", 1)[0]
+                if number.isdigit():
+                    line = int(number)
+    return line
+
+
+__all__ = ["FAILING", "DistlabApp"]

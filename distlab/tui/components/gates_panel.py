@@ -1,0 +1,66 @@
+"""Gates: each one's observed value, threshold and pass/fail; the release verdict, big."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable, Static
+
+from distlab.tui.state import LabState
+
+
+class VerdictBanner(Static):
+    """The overall release verdict in a box that cannot be missed."""
+
+    def __init__(self, state: LabState, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+
+    def refresh_from_state(self) -> None:
+        verdict = self.state.overall_verdict()
+        gates = list(self.state.gates.values())
+        failed = sum(1 for g in gates if g.passed is False)
+        self.remove_class("-pass", "-fail", "-pending")
+        if verdict == "pass":
+            self.add_class("-pass")
+            text = Text(f"RELEASE: PASS  ({len(gates)} gates passed)", style="bold")
+        elif verdict in ("fail", "error"):
+            self.add_class("-fail")
+            why = f"{failed} of {len(gates)} gates failed" if failed else (self.state.reason or verdict)
+            text = Text(f"RELEASE: FAIL  ({why})", style="bold")
+        else:
+            self.add_class("-pending")
+            text = Text("RELEASE: pending (gates are judged when the layers finish)")
+        self.update(text)
+
+
+class GatesTable(DataTable[Any]):
+    """One row per gate, keyed by its name."""
+
+    def __init__(self, state: LabState, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", **kwargs)
+        self.state = state
+
+    def on_mount(self) -> None:
+        for key in ("result", "gate", "observed", "threshold"):
+            self.add_column(key, key=key)
+
+    def refresh_from_state(self) -> None:
+        for name, gate in self.state.gates.items():
+            mark = (
+                Text("PASS", style="bold green")
+                if gate.passed
+                else Text("FAIL", style="bold red")
+                if gate.passed is False
+                else Text("n/a", style="dim")
+            )
+            observed = "-" if gate.observed is None else f"{gate.observed:g}" if isinstance(gate.observed, float) else str(gate.observed)
+            row = (mark, name, observed, gate.threshold)
+            if name in self.rows:
+                for key, value in zip(("result", "gate", "observed", "threshold"), row, strict=True):
+                    self.update_cell(name, key, value)
+            else:
+                self.add_row(*row, key=name)
+        for key in [k for k in self.rows if k.value not in self.state.gates]:
+            self.remove_row(key)

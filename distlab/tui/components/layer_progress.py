@@ -1,0 +1,66 @@
+"""Progress per layer and overall: a bar, counts, elapsed and ETA."""
+
+from __future__ import annotations
+
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from distlab.tui.components.glyphs import LAYER_STATUS_STYLE, duration
+from distlab.tui.state import LabState
+
+
+class LayerProgress(Static):
+    """One row per layer plus the total; redrawn only when the layers changed."""
+
+    def __init__(self, state: LabState, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.state = state
+
+    def refresh_from_state(self) -> None:
+        s = self.state
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column("layer", width=11, no_wrap=True)
+        table.add_column("bar", ratio=1, min_width=8)
+        table.add_column("done", justify="right", no_wrap=True)
+        table.add_column("counts", no_wrap=True)
+        layers = s.ordered_layers()
+        for layer in layers:
+            c = layer.counts()
+            done = layer.done()
+            table.add_row(
+                Text(layer.name, style=LAYER_STATUS_STYLE.get(layer.status, "")),
+                ProgressBar(total=max(c["total"], 1), completed=done if c["total"] else 0),
+                f"{done}/{c['total']}",
+                _counts(c),
+            )
+        total = s.counts()
+        done = total["total"] - total["pending"] - total["running"]
+        if layers:
+            table.add_row(
+                Text("all", style="bold"),
+                ProgressBar(total=max(total["total"], 1), completed=done if total["total"] else 0),
+                f"{done}/{total['total']}",
+                Text.assemble(
+                    ("elapsed ", "dim"), duration(s.elapsed()), ("  eta ", "dim"), duration(s.eta())
+                ),
+            )
+        else:
+            table.add_row(Text("no run yet: press a to run all layers", style="dim"), "", "", "")
+        self.update(table)
+
+
+def _counts(c: dict[str, int]) -> Text:
+    text = Text()
+    for key, glyph, style in (
+        ("passed", "✓", "green"),
+        ("failed", "✗", "red"),
+        ("error", "E", "red"),
+        ("flaky", "~", "yellow"),
+        ("skipped", "s", "dim"),
+        ("running", "▶", "cyan"),
+    ):
+        if c[key]:
+            text.append(f"{glyph}{c[key]} ", style=style)
+    return text

@@ -1,0 +1,59 @@
+"""One test's outcome, duration, place, message, traceback and captured output."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from distlab.tui.components.glyphs import mark
+from distlab.tui.state import TestInfo
+
+
+def render_test(test: TestInfo | None, *, theme: str = "ansi_dark") -> RenderableType:
+    """A test as rich renderables (also used by the full-screen failure view)."""
+    if test is None:
+        return Text("Select a test to see its outcome, output and traceback.", style="dim")
+    glyph, style = mark(test.outcome)
+    parts: list[RenderableType] = [
+        Text.assemble((f"{glyph} {test.outcome.upper()}", style), "  ", (test.name, "bold")),
+        Text.assemble(
+            ("layer ", "dim"), test.layer, ("  file ", "dim"), f"{test.file or test.module}:{test.line or '?'}",
+            ("  duration ", "dim"), "-" if test.duration_s is None else f"{test.duration_s:.3f}s",
+        ),
+    ]
+    if test.markers:
+        parts.append(Text.assemble(("markers ", "dim"), ", ".join(test.markers)))
+    if test.message:
+        parts.append(Text(test.message, style="bold red" if test.failing else ""))
+    if test.longrepr:
+        parts.append(Text("traceback", style="bold underline"))
+        # pytest's long repr is source lines with > and E markers: Python lexing reads well.
+        lexer = "pytb" if test.longrepr.startswith("Traceback") else "python"
+        parts.append(Syntax(test.longrepr, lexer, theme=theme, word_wrap=True, background_color="default"))
+    for title, text in (("captured stdout", test.stdout), ("captured stderr", test.stderr)):
+        if text:
+            parts.append(Text(title, style="bold underline"))
+            parts.append(Text(text.rstrip("\n")))
+    return Group(*parts)
+
+
+class TestDetail(VerticalScroll):
+    """The selected test, scrollable."""
+
+    __test__ = False
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.test: TestInfo | None = None
+        self.can_focus = True
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(render_test(None), id="detail-body")
+
+    def show(self, test: TestInfo | None) -> None:
+        """Show ``test`` (None: the hint)."""
+        self.test = test
+        self.query_one("#detail-body", Static).update(render_test(test))

@@ -1,0 +1,84 @@
+"""Ops/s over time with fault windows marked, latency percentiles, error and unknown
+rates, and the live checker verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.widgets import Static
+
+from distlab.tui.state import LabState
+
+BARS = " ▁▂▃▄▅▆▇█"
+VERDICT_STYLE = {"valid": "bold green", "invalid": "bold red", "unknown": "yellow"}
+
+
+def sparkline(values: list[float], top: float) -> str:
+    """One character per value, scaled to ``top``."""
+    if top <= 0:
+        return "▁" * len(values)
+    steps = len(BARS) - 1
+    return "".join(BARS[max(1, min(steps, round(v / top * steps)))] for v in values)
+
+
+def render_throughput(state: LabState, width: int) -> RenderableType:
+    samples = list(state.samples)[-max(10, width - 8) :]
+    lines: list[RenderableType] = []
+    if not samples:
+        lines.append(Text("no workload samples yet", style="dim"))
+    else:
+        values = [s.ops_per_s for s in samples]
+        top = max(values)
+        windows = list(state.faults.values())
+        # A sample is "in a fault" when any fault window overlaps the second before it.
+        marks = "".join(
+            "^" if any(w.start <= s.ts and (w.end is None or w.end >= s.ts - 1.0) for w in windows) else " "
+            for s in samples
+        )
+        last = samples[-1]
+        lines.append(Text.assemble(("ops/s ", "bold"), f"now {last.ops_per_s:.0f}  max {top:.0f}"))
+        lines.append(Text(sparkline(values, top), style="cyan"))
+        if "^" in marks:
+            lines.append(Text.assemble((marks, "bold red"), ("  ^ fault active", "dim")))
+        lines.append(
+            Text.assemble(
+                ("latency ", "bold"),
+                f"p50 {_ms(last.p50_ms)}  p95 {_ms(last.p95_ms)}  p99 {_ms(last.p99_ms)}",
+            )
+        )
+        fail, info = state.error_rates()
+        total = sum(state.totals.values())
+        lines.append(
+            Text.assemble(
+                ("ops ", "bold"),
+                f"{total} ",
+                ("errors ", "bold"),
+                (f"{fail:.1%}", "red" if fail else ""),
+                ("  unknown ", "bold"),
+                (f"{info:.1%}", "yellow" if info else ""),
+            )
+        )
+    for checker, (verdict, detail) in sorted(state.checks.items()):
+        lines.append(
+            Text.assemble(
+                (f"{checker} ", "bold"), (verdict.upper(), VERDICT_STYLE.get(verdict, "")), f"  {detail}"
+            )
+        )
+    return Group(*lines)
+
+
+def _ms(v: Any) -> str:
+    return "-" if v is None else f"{float(v):.1f}ms"
+
+
+class ThroughputPanel(Static):
+    """The workload's live figures."""
+
+    def __init__(self, state: LabState, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+
+    def refresh_from_state(self) -> None:
+        self.update(render_throughput(self.state, self.size.width or 80))

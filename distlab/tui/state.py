@@ -1,0 +1,487 @@
+"""The dashboard's state: a pure model fed one event at a time.
+
+Nothing here draws or touches a process. ``LabState.apply(event)`` folds one
+event (docs/events.md) into the model and records what changed in
+``LabState.dirty``, so the widgets redraw only that. Time comes from the
+events' own ``ts``, never the wall clock, so a replayed run looks the same
+every time (and snapshots are stable).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+LAYER_ORDER = ("unit", "concurrency", "distributed", "chaos", "performance")
+OUTCOMES = ("passed", "failed", "flaky", "skipped", "error")
+# What counts as "went wrong" for rerun-failed, the failure screen and the filter.
+FAILING = frozenset({"failed", "error"})
+THROUGHPUT_WINDOW = 300  # samples kept for the sparkline (one a second: five minutes)
+TIMELINE_KEEP = 200  # fault windows kept
+LOG_KEEP = 200
+
+
+@dataclass
+class TestInfo:
+    """One test as the events described it."""
+
+    nodeid: str
+    layer: str
+    file: str = ""
+    line: int | None = None
+    markers: tuple[str, ...] = ()
+    outcome: str = "pending"  # pending | running | passed | failed | flaky | skipped | error
+    duration_s: float | None = None
+    message: str = ""
+    longrepr: str = ""
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def module(self) -> str:
+        """The test's file (the tree's middle level)."""
+        return self.nodeid.split("::", 1)[0]
+
+    @property
+    def name(self) -> str:
+        """The test's name within its module."""
+        return self.nodeid.split("::", 1)[1] if "::" in self.nodeid else self.nodeid
+
+    @property
+    def failing(self) -> bool:
+        return self.outcome in FAILING
+
+
+@dataclass
+class LayerInfo:
+    """One layer: its tests, counts and timing."""
+
+    name: str
+    status: str = "idle"  # idle | running | passed | failed | error | timeout | empty | stopped
+    attempt: int = 0
+    tests: dict[str, TestInfo] = field(default_factory=dict)
+    started: float | None = None
+    ended: float | None = None
+    reason: str = ""
+
+    def counts(self) -> dict[str, int]:
+        """passed, failed, flaky, skipped, error, running, pending, total."""
+        c = dict.fromkeys((*OUTCOMES, "running", "pending"), 0)
+        for t in self.tests.values():
+            c[t.outcome] = c.get(t.outcome, 0) + 1
+        c["total"] = len(self.tests)
+        return c
+
+    def done(self) -> int:
+        return sum(1 for t in self.tests.values() if t.outcome not in ("pending", "running"))
+
+
+@dataclass
+class NodeInfo:
+    """One cluster node as the cluster, monitor and status poller described it."""
+
+    id: str
+    state: str = "starting"
+    role: str = ""
+    term: int | None = None
+    leader: str | None = None
+    pid: int | None = None
+    cpu_percent: float | None = None
+    rss_bytes: int | None = None
+    fds: int | None = None
+    up_since: float | None = None
+    restarts: int = 0
+    exit_code: int | None = None
+    signal: str | None = None
+
+
+@dataclass
+class FaultWindow:
+    """One fault from its start to its end (``end`` None while active)."""
+
+    id: str
+    fault: str
+    target: Any
+    params: dict[str, Any]
+    start: float
+    end: float | None = None
+
+
+@dataclass
+class Sample:
+    """One workload sample."""
+
+    ts: float
+    ops_per_s: float
+    ok: int
+    fail: int
+    info: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+@dataclass
+class Gate:
+    """One gate's verdict."""
+
+    name: str
+    metric: str
+    observed: Any
+    threshold: str
+    passed: bool | None
+    explanation: str
+
+
+class LabState:
+    """Everything the dashboard shows, built from events only."""
+
+    def __init__(self) -> None:
+        self.layers: dict[str, LayerInfo] = {}
+        self.tests: dict[str, TestInfo] = {}
+        self.seed: int | None = None
+        self.run_dir: str = ""
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.verdict: str | None = None
+        self.exit_code: int | None = None
+        self.reason: str = ""
+        self.now: float = 0.0  # the latest event's ts: the model's clock
+        self.first: float | None = None  # the first event's ts: origin of the fault timeline
+        self.nodes: dict[str, NodeInfo] = {}
+        self.links: dict[tuple[str, str], dict[str, Any]] = {}
+        self.partition: dict[str, Any] | None = None
+        self.faults: dict[str, FaultWindow] = {}
+        self.samples: deque[Sample] = deque(maxlen=THROUGHPUT_WINDOW)
+        self.totals = {"ok": 0, "fail": 0, "info": 0}
+        self.checks: dict[str, tuple[str, str]] = {}
+        self.gates: dict[str, Gate] = {}
+        self.metrics: dict[tuple[str, str], tuple[Any, str]] = {}
+        self.logs: deque[tuple[float, str, str]] = deque(maxlen=LOG_KEEP)
+        self.events_seen = 0
+        self.dirty: set[str] = set()
+        self.dirty_tests: set[str] = set()
+        self.dirty_nodes: set[str] = set()
+
+    # -- folding events ------------------------------------------------------------------
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """Fold one event into the model; unknown kinds are ignored (newer producers)."""
+        self.events_seen += 1
+        ts = event.get("ts")
+        if isinstance(ts, int | float):
+            if self.first is None:
+                self.first = float(ts)
+            if ts > self.now:
+                self.now = float(ts)
+        handler = _HANDLERS.get(str(event.get("kind")))
+        if handler is not None:
+            handler(self, event)
+
+    def take_dirty(self) -> tuple[set[str], set[str], set[str]]:
+        """What changed since the last call: (areas, test ids, node ids); resets them."""
+        out = (self.dirty, self.dirty_tests, self.dirty_nodes)
+        self.dirty, self.dirty_tests, self.dirty_nodes = set(), set(), set()
+        return out
+
+    def _layer(self, name: str) -> LayerInfo:
+        layer = self.layers.get(name)
+        if layer is None:
+            layer = self.layers[name] = LayerInfo(name)
+            self.dirty.add("tree")
+        return layer
+
+    def _run_start(self, e: dict[str, Any]) -> None:
+        self.seed = e.get("seed")
+        self.run_dir = str(e.get("run_dir") or "")
+        self.started, self.ended = float(e.get("ts", self.now)), None
+        self.verdict, self.exit_code, self.reason = None, None, ""
+        self.gates.clear()
+        for name in e.get("layers") or []:
+            self._layer(str(name))
+        self.dirty.update({"run", "gates", "layers"})
+
+    def _run_end(self, e: dict[str, Any]) -> None:
+        self.ended = float(e.get("ts", self.now))
+        self.verdict = e.get("verdict")
+        self.exit_code = e.get("exit_code")
+        self.reason = str(e.get("reason") or "")
+        for layer in self.layers.values():
+            if layer.status == "running":
+                layer.status = "stopped"
+            for t in layer.tests.values():
+                if t.outcome == "running":
+                    t.outcome = "pending"
+                    self.dirty_tests.add(t.nodeid)
+        self.dirty.update({"run", "gates", "layers"})
+
+    def _layer_start(self, e: dict[str, Any]) -> None:
+        layer = self._layer(str(e.get("layer")))
+        layer.attempt = int(e.get("attempt") or 0)
+        layer.status = "running"
+        if layer.attempt == 0:
+            layer.started, layer.ended, layer.reason = float(e.get("ts", self.now)), None, ""
+        self.dirty.add("layers")
+
+    def _layer_end(self, e: dict[str, Any]) -> None:
+        layer = self._layer(str(e.get("layer")))
+        layer.status = str(e.get("outcome") or "passed")
+        layer.ended = float(e.get("ts", self.now))
+        layer.reason = str(e.get("reason") or "")
+        self.dirty.add("layers")
+
+    def _collect(self, e: dict[str, Any]) -> None:
+        layer = self._layer(str(e.get("layer")))
+        for item in e.get("tests") or []:
+            nodeid = str(item.get("nodeid"))
+            test = layer.tests.get(nodeid)
+            if test is None:
+                test = TestInfo(nodeid, layer.name)
+                layer.tests[nodeid] = test
+                self.tests[nodeid] = test
+                self.dirty.add("tree")
+            test.file = str(item.get("file") or test.file)
+            test.line = item.get("line", test.line)
+            test.markers = tuple(item.get("markers") or ())
+        self.dirty.add("layers")
+
+    def _test(self, e: dict[str, Any]) -> TestInfo:
+        layer = self._layer(str(e.get("layer")))
+        nodeid = str(e.get("nodeid"))
+        test = layer.tests.get(nodeid)
+        if test is None:
+            test = layer.tests[nodeid] = self.tests[nodeid] = TestInfo(nodeid, layer.name)
+            self.dirty.add("tree")
+        self.dirty_tests.add(nodeid)
+        self.dirty.add("layers")
+        return test
+
+    def _test_start(self, e: dict[str, Any]) -> None:
+        test = self._test(e)
+        test.outcome = "running"
+
+    def _test_end(self, e: dict[str, Any]) -> None:
+        test = self._test(e)
+        test.outcome = str(e.get("outcome") or "error")
+        test.duration_s = e.get("duration_s")
+        test.message = str(e.get("message") or "")
+        test.longrepr = str(e.get("longrepr") or "")
+        test.stdout = str(e.get("stdout") or "")
+        test.stderr = str(e.get("stderr") or "")
+        if e.get("file"):
+            test.file = str(e["file"])
+        if e.get("line") is not None:
+            test.line = e["line"]
+
+    def _metric(self, e: dict[str, Any]) -> None:
+        key = (str(e.get("layer") or ""), str(e.get("name")))
+        self.metrics[key] = (e.get("value"), str(e.get("unit") or ""))
+        self.dirty.add("metrics")
+
+    def _node(self, node_id: str) -> NodeInfo:
+        node = self.nodes.get(node_id)
+        if node is None:
+            node = self.nodes[node_id] = NodeInfo(node_id)
+            self.dirty.add("nodes")
+        self.dirty_nodes.add(node_id)
+        return node
+
+    def _node_state(self, e: dict[str, Any]) -> None:
+        node = self._node(str(e.get("node")))
+        state = str(e.get("state") or node.state)
+        ts = float(e.get("ts", self.now))
+        if state == "up" and node.state not in ("up", "paused"):
+            if node.up_since is not None:
+                node.restarts += 1
+            node.up_since = ts
+        node.state = state
+        if state in ("down", "crashed"):
+            node.role, node.cpu_percent = "", None
+        node.pid = e.get("pid", node.pid)
+        node.exit_code = e.get("exit_code")
+        node.signal = e.get("signal")
+        self.dirty.add("nodes")
+
+    def _node_sample(self, e: dict[str, Any]) -> None:
+        node = self._node(str(e.get("node")))
+        node.cpu_percent = e.get("cpu_percent")
+        node.rss_bytes = e.get("rss_bytes")
+        node.fds = e.get("fds")
+        if e.get("pid") is not None:
+            node.pid = e["pid"]
+        self.dirty.add("nodes")
+
+    def _node_role(self, e: dict[str, Any]) -> None:
+        node = self._node(str(e.get("node")))
+        node.role = str(e.get("role") or "")
+        node.term = e.get("term")
+        node.leader = e.get("leader")
+        self.dirty.add("nodes")
+
+    def _link_state(self, e: dict[str, Any]) -> None:
+        key = (str(e.get("src")), str(e.get("dst")))
+        faults = e.get("faults") or {}
+        if faults:
+            self.links[key] = dict(faults)
+        else:
+            self.links.pop(key, None)
+        self.dirty.add("network")
+
+    def _partition(self, e: dict[str, Any]) -> None:
+        groups = e.get("groups") or []
+        self.partition = (
+            None
+            if not groups and not e.get("cut")
+            else {
+                "shape": e.get("shape") or "custom",
+                "groups": [list(g) for g in groups],
+                "cut": [tuple(c) for c in e.get("cut") or []],
+            }
+        )
+        self.dirty.add("network")
+
+    def _fault_start(self, e: dict[str, Any]) -> None:
+        fid = str(e.get("id"))
+        self.faults[fid] = FaultWindow(
+            fid,
+            str(e.get("fault")),
+            e.get("target"),
+            dict(e.get("params") or {}),
+            float(e.get("ts", self.now)),
+        )
+        if len(self.faults) > TIMELINE_KEEP:
+            del self.faults[next(iter(self.faults))]
+        self.dirty.add("faults")
+
+    def _fault_end(self, e: dict[str, Any]) -> None:
+        window = self.faults.get(str(e.get("id")))
+        if window is not None and window.end is None:
+            window.end = float(e.get("ts", self.now))
+            self.dirty.add("faults")
+
+    def _workload_sample(self, e: dict[str, Any]) -> None:
+        sample = Sample(
+            float(e.get("ts", self.now)),
+            float(e.get("ops_per_s") or 0.0),
+            int(e.get("ok") or 0),
+            int(e.get("fail") or 0),
+            int(e.get("info") or 0),
+            e.get("p50_ms"),
+            e.get("p95_ms"),
+            e.get("p99_ms"),
+        )
+        self.samples.append(sample)
+        for k in self.totals:
+            self.totals[k] += getattr(sample, k)
+        self.dirty.add("throughput")
+
+    def _check_verdict(self, e: dict[str, Any]) -> None:
+        self.checks[str(e.get("checker"))] = (str(e.get("verdict")), str(e.get("detail") or ""))
+        self.dirty.add("checks")
+
+    def _gate(self, e: dict[str, Any]) -> None:
+        name = str(e.get("name"))
+        self.gates[name] = Gate(
+            name,
+            str(e.get("metric") or name),
+            e.get("observed"),
+            str(e.get("threshold") or ""),
+            e.get("passed"),
+            str(e.get("explanation") or ""),
+        )
+        self.dirty.add("gates")
+
+    def _log(self, e: dict[str, Any]) -> None:
+        self.logs.append(
+            (float(e.get("ts", self.now)), str(e.get("level") or "info"), str(e.get("message")))
+        )
+        self.dirty.add("logs")
+
+    def reset_outcomes(self) -> None:
+        """Before a fresh full run: every known test back to pending, gates cleared."""
+        for test in self.tests.values():
+            if test.outcome != "pending":
+                test.outcome, test.duration_s = "pending", None
+                test.message = test.longrepr = test.stdout = test.stderr = ""
+                self.dirty_tests.add(test.nodeid)
+        for layer in self.layers.values():
+            layer.status, layer.started, layer.ended, layer.reason = "idle", None, None, ""
+        self.gates.clear()
+        self.verdict = self.exit_code = None
+        self.dirty.update({"layers", "gates", "run"})
+
+    # -- questions the widgets ask -------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Counts over every layer."""
+        total = dict.fromkeys((*OUTCOMES, "running", "pending", "total"), 0)
+        for layer in self.layers.values():
+            for k, v in layer.counts().items():
+                total[k] += v
+        return total
+
+    def elapsed(self) -> float | None:
+        """Seconds since the run started, by the events' clock."""
+        if self.started is None:
+            return None
+        return max(0.0, (self.ended or self.now) - self.started)
+
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far (None before the first result or after the end)."""
+        elapsed = self.elapsed()
+        c = self.counts()
+        done = c["total"] - c["pending"] - c["running"]
+        if self.ended is not None or not elapsed or done <= 0 or c["total"] <= done:
+            return None
+        return elapsed / done * (c["total"] - done)
+
+    def failures(self) -> list[TestInfo]:
+        """Failing tests in layer order."""
+        return [t for layer in self.ordered_layers() for t in layer.tests.values() if t.failing]
+
+    def ordered_layers(self) -> list[LayerInfo]:
+        """Layers in the usual order, unknown ones after."""
+        rank = {n: i for i, n in enumerate(LAYER_ORDER)}
+        return sorted(self.layers.values(), key=lambda lay: rank.get(lay.name, len(rank)))
+
+    def overall_verdict(self) -> str | None:
+        """pass / fail from the gates (and the run's own verdict once it ended)."""
+        if self.verdict is not None:
+            return self.verdict
+        if any(g.passed is False for g in self.gates.values()):
+            return "fail"
+        return None
+
+    def error_rates(self) -> tuple[float, float]:
+        """(fail, info) as fractions of completed ops so far."""
+        total = sum(self.totals.values())
+        if not total:
+            return 0.0, 0.0
+        return self.totals["fail"] / total, self.totals["info"] / total
+
+    def active_faults(self) -> list[FaultWindow]:
+        return [f for f in self.faults.values() if f.end is None]
+
+
+_HANDLERS = {
+    "run.start": LabState._run_start,
+    "run.end": LabState._run_end,
+    "layer.start": LabState._layer_start,
+    "layer.end": LabState._layer_end,
+    "collect": LabState._collect,
+    "test.start": LabState._test_start,
+    "test.end": LabState._test_end,
+    "metric": LabState._metric,
+    "node.state": LabState._node_state,
+    "node.sample": LabState._node_sample,
+    "node.role": LabState._node_role,
+    "link.state": LabState._link_state,
+    "partition": LabState._partition,
+    "fault.start": LabState._fault_start,
+    "fault.end": LabState._fault_end,
+    "workload.sample": LabState._workload_sample,
+    "check.verdict": LabState._check_verdict,
+    "gate": LabState._gate,
+    "log": LabState._log,
+}
