@@ -1,4 +1,4 @@
-"""the dashboard."""
+"""`distlab` with no command: the dashboard on ./config.toml (or --config)."""
 
 from __future__ import annotations
 
@@ -6,5 +6,10 @@ import argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    print("distlab: the dashboard is not built yet; it will run the layers in config.toml")
-    return 0
+    # Heavy imports here: `distlab --help` stays fast.
+    from distlab.config.loader import load
+    from distlab.tui.backend import RunBackend
+    from distlab.tui.launch import run_dashboard
+
+    config = load(args.config)
+    return run_dashboard(RunBackend(config, seed=args.seed), live_clock=True)

@@ -1,5 +1,6 @@
-"""`distlab replay RUN_DIR | events.jsonl`: print a finished run's events
-again, as the ``--ci`` progress printer showed them live."""
+"""`distlab replay RUN_DIR | events.jsonl`: show a finished run again -- in the
+dashboard on a terminal, else (or with --plain) as the ``--ci`` progress
+printer showed it live."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--no-tracebacks", action="store_true", help="one line per failure, without its traceback"
     )
+    p.add_argument(
+        "--plain", action="store_true", help="print lines even on a terminal (no dashboard)"
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        metavar="X",
+        help="dashboard only: play at X times the recorded pace (default: show the end at once)",
+    )
     p.set_defaults(command="replay")
 
 
@@ -41,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from distlab.runner.progress import ProgressPrinter
 
     path = events_file(args.path)
+    if sys.stdout.isatty() and not args.plain:
+        return _dashboard(path, args.speed)
     printer = ProgressPrinter(sys.stdout, tracebacks=not args.no_tracebacks)
     try:
         count = 0
@@ -54,3 +66,13 @@ def run(args: argparse.Namespace) -> int:
     if count == 0:
         raise UsageError(f"{path}: holds no distlab events (JSON objects with a 'kind')")
     return 0
+
+
+def _dashboard(path: Path, speed: float | None) -> int:
+    """The same events in the dashboard (stdout is a terminal and --plain not given)."""
+    if speed is not None and not speed > 0:
+        raise UsageError(f"--speed must be a number > 0, got {speed:g}")
+    from distlab.tui.backend import ReplayBackend
+    from distlab.tui.launch import run_dashboard
+
+    return run_dashboard(ReplayBackend(path, speed=speed))
