@@ -49,6 +49,7 @@ class Direction:
         self.source_paused = False
         self.source_done = False  # the sender closed or half-closed
         self.finished = False  # we passed the close on
+        self.dead = False  # the connection is going away: ignore everything
         self.on_finish: Callable[[], None] = lambda: None
 
     # -- input ------------------------------------------------------------
@@ -62,6 +63,8 @@ class Direction:
 
     def feed(self, data: bytes) -> None:
         """Bytes read from the source."""
+        if self.dead:
+            return
         faults = self.faults()
         if faults is None and not self.queue and self.ready:
             self.out.write(data)
@@ -130,6 +133,8 @@ class Direction:
 
     def _pump(self) -> None:
         self.timer = None
+        if self.dead:
+            return
         faults = self.faults()
         if faults is not None and (faults.block or faults.stall):
             return
@@ -145,7 +150,7 @@ class Direction:
         self._maybe_finish()
 
     def _maybe_finish(self) -> None:
-        if not self.source_done or self.finished or self.queue or not self.ready:
+        if self.dead or not self.source_done or self.finished or self.queue or not self.ready:
             return
         faults = self.faults()
         if faults is not None and faults.block:
@@ -169,7 +174,8 @@ class Direction:
             self.source_paused = False
 
     def discard(self) -> None:
-        """Drop everything: the connection is going away."""
+        """Drop everything: the connection (or this direction's output) is going away."""
+        self.dead = True
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
