@@ -17,16 +17,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from distlab.checkers.models import UNKNOWN, Model
+
+try:  # 3-6x faster per line; json stays the reference (and the error messages)
+    from orjson import loads as _fast_loads
+except (
+    ImportError
+):  # pragma: no cover - orjson is a dependency, but a missing wheel must not break checking
+    _fast_loads = json.loads
 from distlab.checkers.values import freeze, show
 from distlab.errors import UsageError
 
 TYPES = ("invoke", "ok", "fail", "info")
+_LONG_NUMBER = re.compile(r"\d{20}")
 NEMESIS = "nemesis"
 
 
@@ -198,15 +207,23 @@ def parse_lines(
 ) -> History:
     """Read a history from JSON lines; blank lines are skipped."""
     b = _Builder(source, model)
-    loads = json.loads
+    fast = _fast_loads
+    long_number = _LONG_NUMBER.search
     for n, text in enumerate(lines, 1):
         text = text.strip()
         if not text:
             continue
         try:
-            rec = loads(text)
-        except json.JSONDecodeError as e:
-            raise b.fail(n, f"malformed JSON ({e.msg} at column {e.colno})") from None
+            # orjson turns integers beyond 64 bits into floats, and two big
+            # values must not become equal: such lines go to json.
+            rec = json.loads(text) if long_number(text) else fast(text)
+        except ValueError:
+            # orjson refuses some JSON that json reads (integers beyond 64
+            # bits, NaN); json decides, and its message names the column.
+            try:
+                rec = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise b.fail(n, f"malformed JSON ({e.msg} at column {e.colno})") from None
         b.add(rec, n)
     return b.finish()
 
