@@ -132,6 +132,9 @@ class LiveEvents:
             "layer": self.layer,
             "seed": os.environ.get(SEED_ENV),
             "metrics": self.metrics,
+            # The runner omits pytest-json-report's "collectors" (an entry per
+            # test: slow with thousands) and reads collection errors from here.
+            "collect_errors": self.collect_errors,
         }
 
 

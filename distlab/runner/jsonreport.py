@@ -39,6 +39,9 @@ def tests_of(report: dict[str, Any], layer: str) -> list[TestResult]:
 
 def collect_errors(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Collectors that failed (an import error, a syntax error in a test file)."""
+    ours = (report.get("distlab") or {}).get("collect_errors")
+    if ours is not None:
+        return [{"nodeid": c.get("nodeid", ""), "longrepr": c.get("message", "")} for c in ours]
     return [c for c in report.get("collectors", []) if c.get("outcome") == "failed"]
 
 

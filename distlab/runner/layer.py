@@ -137,6 +137,7 @@ class LayerRunner:
             "--json-report-omit",
             "keywords",
             "log",
+            "collectors",
             "-p",
             "no:cacheprovider",
             "--color=no",

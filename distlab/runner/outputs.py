@@ -6,9 +6,6 @@ they go and turns a failure into a note instead of losing the other files.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,35 +13,31 @@ from distlab.results import RunResult
 
 
 def write_reports(run: RunResult, junit: list[Path], summary: list[Path]) -> list[str]:
-    """Write every JUnit and summary path; returns one line per file that could not be."""
-    problems: list[str] = []
+    """Write every JUnit and summary path; returns one line per file that could not be.
+
+    Each document is built once and written to all its paths: with thousands
+    of tests, building is the expensive part.
+    """
     try:
-        from distlab.report import write_junit, write_summary
+        from distlab.report import junit_bytes
+        from distlab.report.files import atomic_write
+        from distlab.report.summary import summary_bytes
     except ImportError:
-        write_junit, write_summary = None, _write_summary_json
-    for path in summary:
-        try:
-            write_summary(run, path)
-        except OSError as e:
-            problems.append(f"cannot write {path}: {e.strerror or e}")
-    for path in junit:
-        if write_junit is None:
-            problems.append(f"JUnit XML not written to {path}: distlab.report is not available")
-            continue
-        try:
-            write_junit(run, path)
-        except OSError as e:
-            problems.append(f"cannot write {path}: {e.strerror or e}")
+        return [f"reports not written to {', '.join(map(str, junit + summary))}: "
+                "distlab.report is not available"]
+    problems: list[str] = []
+    for paths, build, what in (
+        (summary, summary_bytes, "summary"),
+        (junit, junit_bytes, "JUnit report"),
+    ):
+        data = build(run)
+        for path in paths:
+            try:
+                atomic_write(path, data, what=what)
+            except OSError as e:
+                # distlab.report raises a one-line message that is also an OSError.
+                problems.append(getattr(e, "message", None) or f"cannot write {path}: {e}")
     return problems
-
-
-def _write_summary_json(run: RunResult, path: Path) -> None:
-    # Stand-in until distlab.report lands; same content, same atomic write.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".summary-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(run.to_dict(), f, indent=2, default=str)
-    os.replace(tmp, path)
 
 
 def _history(runs_root: Path) -> Any:
