@@ -30,7 +30,7 @@ cluster = <Cluster n1..n3>, history = <HistoryRecorder 412 ops>
 E       AssertionError: history is not linearizable: read of x returned 3 after write 4 was acknowledged
 E       assert 'invalid' == 'valid'
 
-suites/distributed/test_kv_partitions.py:{line}: AssertionError'''
+{file}:{line}: AssertionError'''
 
 
 class Clock:
@@ -87,7 +87,7 @@ def suite_run(
                 outcome = "failed"
                 fields = {
                     "message": "AssertionError: history is not linearizable",
-                    "longrepr": TRACEBACK.format(line=t["line"] + 6),
+                    "longrepr": TRACEBACK.format(file=t["file"], line=t["line"] + 6),
                     "stdout": f"seed {seed}\nworkload: 412 ops, 3 info\n",
                     "stderr": "",
                 }

@@ -26,6 +26,8 @@ LOG_KEEP = 200
 class TestInfo:
     """One test as the events described it."""
 
+    __test__ = False  # a record, not a pytest test class
+
     nodeid: str
     layer: str
     file: str = ""

@@ -1,0 +1,55 @@
+"""Helpers for driving the dashboard in tests and benchmarks (Textual's Pilot)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from distlab.tui.app import DistlabApp
+from distlab.tui.backend import ReplayBackend
+
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+
+
+def replay_app(name: str, **options: Any) -> DistlabApp:
+    """The app on a recorded stream ``tests/data/events_<name>.jsonl`` (``idle``: no events)."""
+    if name == "idle":
+        return DistlabApp(IdleBackend(), **options)
+    return DistlabApp(ReplayBackend(DATA / f"events_{name}.jsonl"), **options)
+
+
+class IdleBackend(ReplayBackend):
+    """Nothing to show yet: the dashboard as it opens, before any run."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("events.jsonl"))
+        self.name = "reference-system"
+
+    def start(self, feed: Any) -> None:
+        """Reads nothing."""
+
+
+async def settle(app: DistlabApp, pilot: Any, timeout_s: float = 10.0) -> None:
+    """Wait until the back end's reader is done and every event is applied and drawn."""
+    deadline = time.monotonic() + timeout_s
+    while app.backend.busy() or len(app.feed):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the feed did not drain in {timeout_s} s")
+        await asyncio.sleep(0.01)
+    app.flush_now()
+    await pilot.pause()
+
+
+def pilot_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test body in its own event loop (no asyncio pytest plugin needed);
+    pytest still sees the body's fixtures through ``functools.wraps``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))  # type: ignore[arg-type]
+
+    return wrapper

@@ -1,0 +1,331 @@
+"""The dashboard driven by keys through Textual's Pilot at 80x24, fed recorded events.
+
+Keys that act go to a back end; ``Recorder`` is the app's own back-end
+protocol, recording the commands so each key's effect is checked exactly.
+The real back ends are exercised in test_tui_live.py.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.widgets import Input, TabbedContent
+
+from distlab.tui.app import DistlabApp, _failing_line
+from distlab.tui.backend import ReplayBackend
+from distlab.tui.components.failure_screen import FailureScreen
+from distlab.tui.components.gates_panel import GatesTable, VerdictBanner
+from distlab.tui.components.help_screen import HelpScreen
+from distlab.tui.components.node_table import NodeTable
+from distlab.tui.components.partition_menu import PartitionMenu
+from distlab.tui.components.suites_tree import SuitesTree
+from distlab.tui.components.test_detail import TestDetail, render_test
+from distlab.tui.testing import DATA, pilot_test, replay_app, settle
+
+SIZE = (80, 24)
+
+
+class Recorder(ReplayBackend):
+    """A replay that also records the commands the app sends."""
+
+    def __init__(self, name: str, lab: bool = False) -> None:
+        super().__init__(DATA / f"events_{name}.jsonl")
+        self.lab = lab
+        self.calls: list[tuple[Any, ...]] = []
+
+    def run(self, only: Any = None, layers: Any = None) -> str | None:
+        self.calls.append(("run", only, layers))
+        return None
+
+    def stop(self) -> str | None:
+        self.calls.append(("stop",))
+        return None
+
+    def kill(self, node: str) -> str | None:
+        self.calls.append(("kill", node))
+        return None
+
+    def pause_or_resume(self, node: str) -> str | None:
+        self.calls.append(("pause", node))
+        return None
+
+    def restart(self, node: str) -> str | None:
+        self.calls.append(("restart", node))
+        return None
+
+    def shapes(self) -> list[str]:
+        return ["halves", "isolate", "majority_minority"]
+
+    def partition(self, shape: str) -> str | None:
+        self.calls.append(("partition", shape))
+        return None
+
+    def latency(self, ms: float) -> str | None:
+        self.calls.append(("latency", ms))
+        return None
+
+    def heal(self) -> str | None:
+        self.calls.append(("heal",))
+        return None
+
+
+def plain(renderable: Any) -> str:
+    out = io.StringIO()
+    Console(file=out, width=100, color_system=None).print(renderable)
+    return out.getvalue()
+
+
+def detail_text(app: DistlabApp) -> str:
+    test = app.query_one(TestDetail).test
+    return "" if test is None else test.nodeid
+
+
+async def first_failure(app: DistlabApp, pilot: Any) -> str:
+    """Move the tree cursor to the first failed test and return its id."""
+    failure = app.state.failures()[0]
+    assert app.query_one(SuitesTree).select_test(failure.nodeid)
+    await pilot.pause()
+    return failure.nodeid
+
+
+@pilot_test
+async def test_replay_fills_suites_and_selecting_a_failure_shows_its_traceback() -> None:
+    app = replay_app("finished")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        tree = app.query_one(SuitesTree)
+        assert len(tree._tests) == 30
+        nodeid = await first_failure(app, pilot)
+        assert detail_text(app) == nodeid
+        text = plain(render_test(app.query_one(TestDetail).test))
+        assert "✗ FAILED" in text and "traceback" in text and "captured stdout" in text
+        assert "E       AssertionError: history is not linearizable" in text
+
+
+@pilot_test
+async def test_enter_on_a_failure_opens_it_full_screen_and_escape_returns() -> None:
+    app = replay_app("finished")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        nodeid = await first_failure(app, pilot)
+        await pilot.press("enter")
+        assert isinstance(app.screen, FailureScreen) and app.screen.test.nodeid == nodeid
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FailureScreen)
+
+
+@pilot_test
+async def test_enter_on_a_passing_test_runs_it_and_on_a_layer_runs_the_layer() -> None:
+    backend = Recorder("finished")
+    app = DistlabApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        tree = app.query_one(SuitesTree)
+        tree.move_cursor(tree._layers["unit"])
+        await pilot.press("enter")
+        passing = next(t for t in app.state.tests.values() if t.outcome == "passed")
+        tree.select_test(passing.nodeid)
+        await pilot.pause()
+        await pilot.press("enter")
+    assert backend.calls == [
+        ("run", None, ["unit"]),
+        ("run", {passing.layer: [passing.nodeid]}, [passing.layer]),
+    ]
+
+
+@pilot_test
+async def test_a_f_and_s_run_all_rerun_exactly_the_failed_and_stop() -> None:
+    backend = Recorder("finished")
+    app = DistlabApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        failed = {}
+        for t in app.state.failures():
+            failed.setdefault(t.layer, []).append(t.nodeid)
+        await pilot.press("f")
+        await pilot.press("s")
+        await pilot.press("a")
+        assert app.state.counts()["pending"] == 30  # a fresh full run starts from pending
+    assert backend.calls == [("run", failed, list(failed)), ("stop",), ("run", None, None)]
+
+
+@pilot_test
+async def test_slash_filters_the_tree_and_an_empty_filter_restores_it() -> None:
+    app = replay_app("finished")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        box = app.query_one("#filter", Input)
+        assert box.display and box.has_focus
+        await pilot.press(*"outcome:failed", "enter")
+        tree = app.query_one(SuitesTree)
+        assert sorted(tree._tests) == sorted(t.nodeid for t in app.state.failures())
+        await pilot.press("slash")
+        box.value = ""
+        await pilot.press("enter")
+        assert len(tree._tests) == 30 and not box.display
+
+
+@pilot_test
+async def test_number_keys_switch_tabs_and_each_tab_shows_its_data() -> None:
+    app = replay_app("partitioned")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        tabs = app.query_one(TabbedContent)
+        for key, tab in (("2", "cluster"), ("3", "throughput"), ("4", "gates"), ("1", "suites")):
+            await pilot.press(key)
+            assert tabs.active == tab
+        table = app.query_one(NodeTable)
+        assert table.row_count == 5
+        assert str(table.get_cell("n5", "state")) == "crashed SIGKILL"
+
+
+@pilot_test
+async def test_node_table_updates_only_changed_cells_under_stable_row_keys() -> None:
+    app = replay_app("partitioned")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.query_one(NodeTable)
+        updated: list[tuple[str, str]] = []
+        original = table.update_cell
+
+        def spy(row: Any, column: Any, value: Any, **kw: Any) -> None:
+            updated.append((row, column))
+            original(row, column, value, **kw)
+
+        table.update_cell = spy  # type: ignore[method-assign]
+        app.feed.push({"kind": "node.role", "ts": app.state.now, "node": "n2", "role": "leader", "term": 4})
+        app.flush_now()
+        await pilot.pause()
+        assert sorted(updated) == [("n2", "role"), ("n2", "term")]
+        assert [k.value for k in table.rows] == ["n1", "n2", "n3", "n4", "n5"]
+
+
+@pilot_test
+async def test_gates_tab_shows_each_gate_and_a_failed_verdict() -> None:
+    app = replay_app("finished")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        table = app.query_one(GatesTable)
+        assert table.row_count == 4
+        assert str(table.get_cell("performance.kv_write.p95_ms", "result")) == "FAIL"
+        assert str(table.get_cell("unit.pass_rate", "result")) == "PASS"
+        banner = app.query_one(VerdictBanner)
+        assert banner.has_class("-fail") and "RELEASE: FAIL" in str(banner.render())
+
+
+@pilot_test
+async def test_question_mark_opens_help_and_escape_closes_it() -> None:
+    app = replay_app("idle")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pilot_test
+async def test_q_quits_and_stops_the_back_end() -> None:
+    backend = Recorder("finished")
+    app = DistlabApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0 and ("stop",) in backend.calls
+
+
+@pilot_test
+async def test_o_names_the_failing_line_and_says_when_it_cannot_suspend(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Pilot's headless driver cannot suspend, so the editor must not run and the user
+    # is told why; the real suspend is driven in a terminal in test_tui_live.py.
+    log = tmp_path / "argv"
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f'#!/bin/sh\necho "$@" > {log}\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    app = replay_app("finished")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        nodeid = await first_failure(app, pilot)
+        test = app.state.tests[nodeid]
+        await pilot.press("o")
+        await pilot.pause()
+        notes = [n.message for n in app._notifications]
+    assert _failing_line(test) == (test.line or 0) + 6  # the assert in the traceback
+    assert not log.exists()
+    assert any(m.startswith(f"cannot open {test.file}") for m in notes), notes
+
+
+@pilot_test
+async def test_lab_keys_hidden_outside_lab_mode_and_sent_in_lab_mode() -> None:
+    outside = Recorder("partitioned")
+    app = DistlabApp(outside)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2", "k", "h")
+    assert not any(c[0] in ("kill", "heal") for c in outside.calls)
+
+    backend = Recorder("partitioned", lab=True)
+    app = DistlabApp(backend, initial_tab="cluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.query_one(NodeTable)
+        table.focus()
+        table.move_cursor(row=2)
+        await pilot.press("k", "p", "r", "l", "h", "a")
+        await pilot.press("n")
+        assert isinstance(app.screen, PartitionMenu)
+        await pilot.press("down", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert sorted(backend.calls, key=str) == sorted(
+        [("kill", "n3"), ("pause", "n3"), ("restart", "n3"), ("latency", 100), ("heal",), ("partition", "isolate")],
+        key=str,
+    )
+
+
+@pilot_test
+async def test_command_palette_lists_every_action() -> None:
+    app = replay_app("idle")
+    async with app.run_test(size=SIZE) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Run all", "Rerun failed", "Stop", "Filter", "Help", "Quit", "Suites", "Gates"):
+            assert title in titles
+        assert "Kill" not in titles  # lab actions only in lab mode
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "CommandPalette"
+
+
+def test_every_binding_has_an_id_and_a_tooltip() -> None:
+    from distlab.tui.components.failure_screen import FailureScreen as F
+    from distlab.tui.components.help_screen import HelpScreen as H
+    from distlab.tui.components.partition_menu import PartitionMenu as P
+
+    for owner in (DistlabApp, SuitesTree, F, H, P):
+        for binding in owner.BINDINGS:
+            assert binding.id and binding.tooltip, (owner.__name__, binding)  # type: ignore[union-attr]
+
+
+@pilot_test
+async def test_wide_terminal_puts_tree_and_detail_side_by_side() -> None:
+    app = replay_app("finished")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        tree = app.query_one("#suites-left")
+        detail = app.query_one(TestDetail)
+        assert detail.region.x > tree.region.x and detail.region.y == tree.region.y
+    app = replay_app("finished")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        tree = app.query_one("#suites-left")
+        detail = app.query_one(TestDetail)
+        assert detail.region.y > tree.region.y

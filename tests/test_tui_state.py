@@ -1,0 +1,118 @@
+"""The dashboard's pure parts: the state model folded from events, and the filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from distlab.events import read_events
+from distlab.tui.query import matches
+from distlab.tui.state import LabState, TestInfo
+
+DATA = Path(__file__).parent / "data"
+
+
+def fold(name: str) -> LabState:
+    state = LabState()
+    for event in read_events(DATA / f"events_{name}.jsonl"):
+        state.apply(event)
+    return state
+
+
+def test_a_finished_run_counts_every_outcome_and_fails_on_its_gates() -> None:
+    s = fold("finished")
+    c = s.counts()
+    assert (c["total"], c["passed"], c["failed"], c["flaky"], c["skipped"]) == (30, 23, 4, 1, 2)
+    assert c["pending"] == c["running"] == 0
+    assert [layer.name for layer in s.ordered_layers()] == [
+        "unit", "concurrency", "distributed", "chaos", "performance"
+    ]
+    assert s.layers["concurrency"].status == "failed"
+    assert s.overall_verdict() == "fail"
+    assert s.eta() is None  # the run ended
+    assert {g.name for g in s.gates.values() if g.passed is False} == {
+        "concurrency.pass_rate", "distributed.pass_rate", "performance.kv_write.p95_ms"
+    }
+    failure = s.failures()[0]
+    assert failure.longrepr.startswith("cluster = ") and failure.stdout.startswith("seed 7")
+
+
+def test_a_run_in_progress_has_a_running_test_pending_tests_and_an_eta() -> None:
+    s = fold("running")
+    c = s.counts()
+    assert c["running"] == 1 and c["pending"] > 0
+    assert s.ended is None and s.overall_verdict() is None
+    eta = s.eta()
+    elapsed = s.elapsed()
+    assert eta is not None and elapsed is not None and eta > 0
+    done = c["total"] - c["pending"] - c["running"]
+    assert abs(eta - elapsed / done * (c["total"] - done)) < 1e-9
+
+
+def test_run_end_turns_a_test_left_running_back_to_pending() -> None:
+    s = fold("running")
+    s.apply({"kind": "run.end", "ts": s.now + 1, "verdict": "error", "exit_code": 1})
+    assert s.counts()["running"] == 0
+    assert s.overall_verdict() == "error"
+
+
+def test_cluster_session_tracks_nodes_partition_links_faults_and_throughput() -> None:
+    s = fold("partitioned")
+    assert sorted(s.nodes) == ["n1", "n2", "n3", "n4", "n5"]
+    assert s.nodes["n5"].state == "crashed" and s.nodes["n5"].signal == "SIGKILL"
+    assert s.nodes["n3"].role == "leader" and s.nodes["n3"].term == 3
+    assert s.partition is not None and s.partition["groups"] == [["n1", "n2"], ["n3", "n4", "n5"]]
+    assert s.links[("n1", "n3")] == {"partition": "drop"}
+    assert ("n1", "n2") not in s.links  # healed after the latency window
+    assert [f.fault for f in s.active_faults()] == ["partition", "kill"]
+    assert s.faults["f1"].end is not None
+    fail, info = s.error_rates()
+    assert 0 < fail < 0.1 and 0 < info < 0.1
+    assert s.checks["linearizability"][0] == "valid"
+
+
+def test_a_restart_counts_and_resets_uptime() -> None:
+    s = LabState()
+    s.apply({"kind": "node.state", "ts": 1.0, "node": "n1", "state": "up"})
+    s.apply({"kind": "node.state", "ts": 2.0, "node": "n1", "state": "paused"})
+    s.apply({"kind": "node.state", "ts": 3.0, "node": "n1", "state": "up"})
+    assert s.nodes["n1"].restarts == 0  # a resume is not a restart
+    s.apply({"kind": "node.state", "ts": 4.0, "node": "n1", "state": "down"})
+    s.apply({"kind": "node.state", "ts": 5.0, "node": "n1", "state": "up"})
+    assert s.nodes["n1"].restarts == 1 and s.nodes["n1"].up_since == 5.0
+
+
+def test_dirty_sets_name_only_what_changed() -> None:
+    s = fold("finished")
+    s.take_dirty()
+    nodeid = next(iter(s.tests))
+    s.apply({"kind": "test.end", "ts": s.now, "layer": "unit", "nodeid": nodeid, "outcome": "failed"})
+    areas, tests, nodes = s.take_dirty()
+    assert tests == {nodeid} and not nodes and "layers" in areas and "gates" not in areas
+    assert s.take_dirty() == (set(), set(), set())
+
+
+def test_unknown_kinds_and_missing_fields_do_not_break_the_model() -> None:
+    s = LabState()
+    s.apply({"kind": "from.the.future", "ts": 1.0, "x": 1})
+    s.apply({"kind": "test.end"})
+    s.apply({"kind": "partition", "groups": [], "cut": []})
+    assert s.events_seen == 3 and s.partition is None
+
+
+def test_reset_outcomes_before_a_fresh_run() -> None:
+    s = fold("finished")
+    s.reset_outcomes()
+    c = s.counts()
+    assert c["pending"] == c["total"] == 30 and not s.gates and s.verdict is None
+
+
+def test_filter_words_outcomes_markers_and_fields() -> None:
+    t = TestInfo("suites/chaos/test_a.py::test_kill_leader", "chaos", markers=("chaos", "slow"), outcome="failed")
+    assert matches(t, "")
+    assert matches(t, "kill")
+    assert matches(t, "failed") and matches(t, "outcome:failed")
+    assert not matches(t, "outcome:passed")
+    assert matches(t, "marker:slow") and matches(t, "slow")
+    assert matches(t, "layer:chaos kill")
+    assert not matches(t, "layer:unit")
+    assert not matches(t, "kill partition")  # every word must match
