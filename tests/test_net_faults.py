@@ -3,9 +3,12 @@ latency, jitter, stall, loss, bandwidth, reset, half-close; state and events."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import socket
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,3 +224,38 @@ def test_state_and_events_say_what_is_cut_or_slowed(
     assert partition["cut"] == [["n1", "n2"], ["n2", "n1"]] and partition["mode"] == "drop"
     assert ("link.state", "n1", "n2", {}) in kinds and ("link.state", "n2", "n1", {}) in kinds
     assert all(e["v"] == 1 and "ts" in e for e in seen)
+
+
+def test_bulk_bytes_arrive_intact_both_ways_under_back_pressure(net: Network, pair) -> None:
+    client, server = pair
+    rng = random.Random(5)
+    up, down = rng.randbytes(12 << 20), rng.randbytes(12 << 20)
+    received: dict[str, bytes] = {}
+
+    def read_all(name: str, sock: socket.socket, n: int, piece: int) -> None:
+        received[name] = recv_exactly_in(sock, n, piece)
+
+    readers = [
+        threading.Thread(target=read_all, args=("at n2", server, len(up), 4096)),
+        threading.Thread(target=read_all, args=("at n1", client, len(down), 1 << 20)),
+    ]
+    for t in readers:
+        t.start()
+    writer = threading.Thread(target=server.sendall, args=(down,))
+    writer.start()
+    client.sendall(up)
+    writer.join(timeout=60)
+    for t in readers:
+        t.join(timeout=60)
+    assert hashlib.sha256(received["at n2"]).digest() == hashlib.sha256(up).digest()
+    assert hashlib.sha256(received["at n1"]).digest() == hashlib.sha256(down).digest()
+
+
+def recv_exactly_in(sock: socket.socket, n: int, piece: int) -> bytes:
+    """Read ``n`` bytes in reads of at most ``piece`` (small pieces: a slow reader)."""
+    out = bytearray()
+    while len(out) < n:
+        chunk = sock.recv(min(piece, n - len(out)))
+        assert chunk, "connection closed early"
+        out += chunk
+    return bytes(out)

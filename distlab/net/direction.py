@@ -61,16 +61,20 @@ class Direction:
     def ready(self) -> bool:
         return self.out is not None and not self.held
 
-    def feed(self, data: bytes) -> None:
-        """Bytes read from the source."""
+    def feed(self, data: memoryview) -> bool:
+        """Bytes read from the source (a view of the shared read buffer).
+
+        Returns True when the output transport kept a reference to ``data``
+        (it could not send it all at once), so the buffer must not be reused.
+        """
         if self.dead:
-            return
+            return False
         faults = self.faults()
         if faults is None and not self.queue and self.ready:
             self.out.write(data)
-            return
+            return bool(self.out.get_write_buffer_size())
         if faults is not None and faults.block:
-            return  # blackhole: the bytes vanish
+            return False  # blackhole: the bytes vanish
         now = self.loop.time()
         due = now
         if faults is not None:
@@ -85,10 +89,11 @@ class Direction:
                 due = max(due, self.bandwidth_free_at)
         due = max(due, self.last_due)  # a stream never reorders
         self.last_due = due
-        self.queue.append((due, data))
+        self.queue.append((due, bytes(data)))
         self.queued += len(data)
         self._update_source()
         self._schedule()
+        return False
 
     def source_closed(self) -> None:
         """The sender closed its side; pass it on once the queued bytes are out."""

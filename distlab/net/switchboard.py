@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from distlab.net.connection import Connection, Side
+from distlab.net.connection import Connection, ReadBuffer, Side
 from distlab.net.faults import HEALTHY, Flow, FlowFaults
 from distlab.net.ingress import Identifier, check_policy
 
@@ -53,6 +53,7 @@ class Switchboard:
     def __init__(self, loop: asyncio.AbstractEventLoop, seed: int = 0) -> None:
         self.loop = loop
         self.rng = random.Random(seed)
+        self.read_buffer = ReadBuffer()
         self.faults: dict[Flow, FlowFaults] = {}
         self.proxies: list[Proxy] = []
         self.by_flow: dict[Flow, set[Connection]] = defaultdict(set)
