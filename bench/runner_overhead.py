@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import record  # noqa: E402
+from _results import record
 
 FILES, PER_FILE, ROUNDS = 20, 100, 3
 
