@@ -181,7 +181,7 @@ def test_bad_ingress_settings_are_usage_errors(
 def test_topology_refuses_links_it_lacks_and_heal_keeps_it(rejecting) -> None:
     net, node2, port = rejecting
     live_n1 = dial(port, b"HELLO n1\n")
-    node2.accept().close()
+    n2_side = node2.accept()  # kept open: n2 closing it would end the connection by itself
     net.set_topology([("n3", "n2"), ("n2", "n3")])  # n1 has no link to n2
     with pytest.raises(ConnectionResetError):
         live_n1.recv(1)
@@ -192,5 +192,5 @@ def test_topology_refuses_links_it_lacks_and_heal_keeps_it(rejecting) -> None:
     n3 = dial(port, b"HELLO n3\n")
     assert recv_exactly(node2.accept(), 9) == b"HELLO n3\n"
     assert net.state()["topology"] == ["n3->n2", "n2->n3"]
-    for s in (live_n1, n1, n3):
+    for s in (live_n1, n1, n3, n2_side):
         s.close()
