@@ -74,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
         help="seconds after SIGTERM to keep working on the batch in hand",
     )
     p.add_argument(
+        "--db-timeout",
+        type=_positive(float, "--db-timeout"),
+        default=10.0,
+        help="seconds a database call may take before its connection is cut (a silent network)",
+    )
+    p.add_argument(
         "--pool-size", type=_positive(int, "--pool-size"), default=3, help="connection pool size"
     )
     p.add_argument(
@@ -109,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         backoff_base_s=args.backoff_base,
         backoff_cap_s=args.backoff_cap,
         term_grace_s=args.term_grace,
+        db_timeout_s=args.db_timeout,
         pool_size=args.pool_size,
         exit_when_empty=args.exit_when_empty,
         max_batches=args.max_batches,

@@ -1,11 +1,15 @@
 """One queue processor: claim a batch, process it, settle it, repeat.
 
-It owns a psycopg_pool connection pool (checked connections, so a restarted
-database is noticed on first use) and a heartbeat thread. Every database
-step is retried with capped exponential backoff when the database is
-killed, restarted or cut off; the queue protocol (see
+It owns a psycopg_pool connection pool, a heartbeat thread and a watchdog.
+Every database step is retried with capped exponential backoff when the
+database is killed, restarted or cut off; the queue protocol (see
 ``reference_system.queue.claims``) makes each retry safe, and after a
 failure the processor releases claims it cannot know it holds.
+
+The watchdog exists for a network that silently drops bytes: libpq would
+wait for an answer forever, so a database call that takes longer than
+``db_timeout_s`` has its socket shut down, which turns the hang into an
+ordinary connection error.
 
 SIGTERM (or SIGINT): finish the batch in hand (records not started within
 ``term_grace_s`` are released instead), give back every claim, mark the
@@ -22,7 +26,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +56,7 @@ class Options:
     backoff_cap_s: float = 60.0
     reconnect_cap_s: float = 2.0
     term_grace_s: float = 10.0
+    db_timeout_s: float = 10.0
     pool_size: int = 3
     exit_when_empty: bool = False
     max_batches: int = 0  # 0: no limit
@@ -87,17 +93,19 @@ class Processor:
         self.work = work
         self.tally = Tally(self.me)
         self.stopping = threading.Event()
+        self._closed = threading.Event()  # stops the watchdog, after the pool is closed
         self._stop_at = 0.0
         self._held: list[claims.Claimed] = []
         self._needs_recovery = False
         self._last_reclaim = 0.0
+        self._in_flight: dict[int, tuple[Any, float]] = {}  # thread id -> (conn, started)
+        self._watch_lock = threading.Lock()
         self.pool = ConnectionPool(
             options.dsn,
             min_size=1,
             max_size=max(2, options.pool_size),
             open=False,
             kwargs={"autocommit": True, "connect_timeout": 5},
-            check=ConnectionPool.check_connection,
             timeout=5.0,
             reconnect_timeout=3600.0,
             name=f"processor-{self.me}",
@@ -114,6 +122,8 @@ class Processor:
     def run(self) -> int:
         self.pool.open(wait=False)
         heart = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        watchdog = threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True)
+        watchdog.start()
         try:
             self._retry(self._start)
             heart.start()
@@ -128,10 +138,11 @@ class Processor:
             if heart.is_alive():
                 heart.join(timeout=2 * self.opt.heartbeat_s + 1)
             self.pool.close(timeout=2)
+            self._closed.set()
         return 0
 
     def _start(self) -> None:
-        with self.pool.connection() as conn:
+        with self._db() as conn:
             if self.opt.migrate:
                 migrate(conn)
             info = json.dumps({"batch": self.opt.batch, "queue": self.opt.queue})
@@ -142,7 +153,7 @@ class Processor:
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
             try:
-                with self.pool.connection(timeout=2) as conn:
+                with self._db(timeout=2) as conn:
                     self.tally.released += claims.release(conn, self.me)
                     claims.set_state(conn, self.me, "stopped")
                 self._held = []
@@ -188,7 +199,7 @@ class Processor:
 
     def _claim(self) -> list[claims.Claimed]:
         self._held = []
-        with self.pool.connection() as conn:
+        with self._db() as conn:
             batch = claims.claim(conn, self.me, self.opt.batch, self.opt.queue)
         self._held = batch
         self.tally.claimed += len(batch)
@@ -209,21 +220,21 @@ class Processor:
         return outcomes
 
     def _settle(self, outcomes: list[claims.Outcome]) -> tuple[int, int]:
-        with self.pool.connection() as conn:
+        with self._db() as conn:
             return claims.settle(
                 conn, self.me, outcomes, self.opt.backoff_base_s, self.opt.backoff_cap_s
             )
 
     def _release(self, records: list[claims.Claimed]) -> int:
-        with self.pool.connection() as conn:
+        with self._db() as conn:
             return claims.release(conn, self.me, records)
 
     def _reclaim(self) -> int:
-        with self.pool.connection() as conn:
+        with self._db() as conn:
             return claims.reclaim_orphans(conn, self.opt.stale_after_s)
 
     def _recover(self) -> None:
-        with self.pool.connection() as conn:
+        with self._db() as conn:
             released = claims.release_unknown(conn, self.me, self._held)
             info = json.dumps({"batch": self.opt.batch, "queue": self.opt.queue})
             claims.register(conn, self.me, socket.gethostname(), os.getpid(), info)
@@ -232,7 +243,7 @@ class Processor:
         self._log("recovered", released=released)
 
     def _queue_drained(self) -> bool:
-        with self.pool.connection() as conn:
+        with self._db() as conn:
             row = conn.execute(
                 "SELECT count(*) FROM queue_records"
                 " WHERE queue = %s AND status IN ('pending', 'processing')",
@@ -263,16 +274,49 @@ class Processor:
     def _heartbeat_loop(self) -> None:
         while not self.stopping.wait(self.opt.heartbeat_s):
             try:
-                with self.pool.connection(timeout=self.opt.heartbeat_s) as conn:
+                with self._db(timeout=self.opt.heartbeat_s) as conn:
                     info = json.dumps({"pool": self.pool.get_stats(), "tally": vars(self.tally)})
                     if not claims.heartbeat(conn, self.me, info):
                         self._needs_recovery = True  # our row is gone: re-register
             except _DB_ERRORS:
                 pass  # the main loop notices and recovers; we just try again
 
+    @contextmanager
+    def _db(self, timeout: float | None = None) -> Iterator[Any]:
+        """A pooled connection, watched by the watchdog while we hold it."""
+        with self.pool.connection(timeout=timeout) as conn:
+            me = threading.get_ident()
+            with self._watch_lock:
+                self._in_flight[me] = (conn, time.monotonic())
+            try:
+                yield conn
+            finally:
+                with self._watch_lock:
+                    self._in_flight.pop(me, None)
+
+    def _watchdog_loop(self) -> None:
+        tick = min(0.5, self.opt.db_timeout_s / 4)
+        while not self._closed.wait(tick):
+            now = time.monotonic()
+            with self._watch_lock:
+                stuck = [c for c, t in self._in_flight.values() if now - t > self.opt.db_timeout_s]
+            for conn in stuck:
+                self._log("db-timeout", after_s=self.opt.db_timeout_s)
+                _shut_socket(conn)
+
     def _log(self, event: str, **fields: Any) -> None:
         line = {"ts": round(time.time(), 3), "instance": self.me, "event": event, **fields}
         print(json.dumps(line), file=sys.stderr, flush=True)
+
+
+def _shut_socket(conn: Any) -> None:
+    """Shut a connection's socket down under libpq's feet: a blocked read returns."""
+    try:
+        fd = conn.pgconn.socket
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, psycopg.Error):
+        pass  # already closed: nothing is stuck on it
 
 
 def install_signal_handlers(processor: Processor) -> None:
