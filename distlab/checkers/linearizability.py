@@ -33,6 +33,9 @@ from distlab.checkers.wgl import SearchResult, search
 # more are searched in worker processes, whose start-up (~0.1 s) would
 # otherwise cost more than the whole check of a typical history.
 SLICE_S = 0.05
+# ... and the first pass as a whole stops after this long: with many
+# middling keys, the rest are worth spreading over the cores.
+FIRST_PASS_S = 0.5
 # Memo entries per key search before the verdict is unknown; with two workers
 # this keeps the check under 1 GB (about 150 bytes an entry).
 MAX_STATES = 2_000_000
@@ -133,8 +136,9 @@ def check_linearizable(
     # in well under a millisecond, far less than starting a worker costs.
     outcomes: list[tuple[SearchResult, float]] = []
     hard: list[int] = []
+    pass_end = start + FIRST_PASS_S
     for n, (_, ops) in enumerate(items):
-        if slice_s <= 0:  # every key straight to the workers
+        if slice_s <= 0 or time.monotonic() > pass_end:  # the rest go to the workers
             hard.append(n)
             outcomes.append((SearchResult(Verdict.UNKNOWN), 0.0))
             continue
@@ -185,6 +189,18 @@ def _search_chunk(
     return [_search_one(ops, model, deadline) for ops in chunk]
 
 
+# What forked workers search: set just before the pool forks them, so the ops
+# reach the workers through copy-on-write memory instead of pickles (pickling
+# an Op costs about as much as searching it).
+_SHARED: tuple[Model | None, list[list[Op]]] = (None, [])
+
+
+def _search_shared(indexes: list[int], deadline: float | None) -> list[tuple[SearchResult, float]]:
+    model, parts = _SHARED
+    assert model is not None
+    return [_search_one(parts[i], model, deadline) for i in indexes]
+
+
 def _die_with_parent() -> None:
     # A worker must not outlive the check if the parent is killed.
     from distlab.proc import _die_with_parent as preexec
@@ -195,6 +211,7 @@ def _die_with_parent() -> None:
 def _search_parallel(
     items: list[tuple[Hashable, list[Op]]], model: Model, deadline: float | None, workers: int
 ) -> list[tuple[SearchResult, float]]:
+    global _SHARED
     # Deal keys (biggest first) into chunks of about equal op counts, a few
     # per worker so a slow key does not leave the other workers idle.
     n_chunks = min(len(items), workers * 4)
@@ -204,19 +221,28 @@ def _search_parallel(
         c = loads.index(min(loads))
         loads[c] += len(ops)
         members[c].append(idx)
-    # fork is cheap and safe while we are the only thread; otherwise forkserver.
-    method = "fork" if threading.active_count() == 1 else "forkserver"
-    ctx = multiprocessing.get_context(method)
+    members = [m for m in members if m]
+    # fork is cheap and safe while we are the only thread; otherwise
+    # forkserver, and then the ops (and the model) must be pickled.
+    forking = threading.active_count() == 1
+    ctx = multiprocessing.get_context("fork" if forking else "forkserver")
     out: list[tuple[SearchResult, float] | None] = [None] * len(items)
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent) as pool:
-        futures = [
-            (m, pool.submit(_search_chunk, [items[i][1] for i in m], model, deadline))
-            for m in members
-            if m
-        ]
-        for m, fut in futures:
-            for i, r in zip(m, fut.result(), strict=True):
-                out[i] = r
+    if forking:
+        _SHARED = (model, [ops for _, ops in items])
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent) as pool:
+            if forking:
+                futures = [(m, pool.submit(_search_shared, m, deadline)) for m in members]
+            else:
+                futures = [
+                    (m, pool.submit(_search_chunk, [items[i][1] for i in m], model, deadline))
+                    for m in members
+                ]
+            for m, fut in futures:
+                for i, r in zip(m, fut.result(), strict=True):
+                    out[i] = r
+    finally:
+        _SHARED = (None, [])
     return [r for r in out if r is not None]
 
 

@@ -42,6 +42,11 @@ class _Unknown:
     def __repr__(self) -> str:
         return "unknown"
 
+    def __reduce__(self) -> str:
+        # Unpickles as the module's singleton, so ``output is UNKNOWN`` holds
+        # in worker processes too.
+        return "UNKNOWN"
+
 
 UNKNOWN: Any = _Unknown()  # the output of an op whose outcome is unknown (info)
 
