@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -180,6 +181,17 @@ def test_parallel_workers_give_the_same_verdicts() -> None:
     parallel = check_linearizable(history, Register(), workers=2, slice_s=0)
     assert [(k.key, k.verdict) for k in serial.keys] == [(k.key, k.verdict) for k in parallel.keys]
     assert serial.verdict is parallel.verdict
+    # with another thread alive the workers come from a fork server and the
+    # ops travel as pickles: same answers
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    try:
+        pickled = check_linearizable(history, Register(), workers=2, slice_s=0)
+    finally:
+        release.set()
+        other.join()
+    assert [(k.key, k.verdict) for k in pickled.keys] == [(k.key, k.verdict) for k in serial.keys]
 
 
 def test_out_of_budget_is_unknown_never_a_guess() -> None:
