@@ -19,14 +19,19 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from distlab import proc
+from distlab.net import DATABASE, Network
 from distlab.pg import Postgres
 from reference_system.queue import enqueue_bulk, migrate, status_counts
 
 pytestmark = pytest.mark.concurrency
 
-FAST = ["--heartbeat", "0.3", "--stale-after", "2", "--poll", "0.05", "--backoff-base", "0.05"]
+FAST = [
+    *("--heartbeat", "0.3", "--stale-after", "2", "--poll", "0.05"),
+    *("--backoff-base", "0.05", "--db-timeout", "2"),
+]
 
 
 class Fleet:
@@ -251,3 +256,48 @@ def test_processors_ride_out_a_database_crash_and_restart(
             assert_exactly_once(db.dsn, 1500)
         finally:
             fleet.close()
+
+
+@pytest.mark.parametrize("mode", ["drop", "reject"])
+def test_processors_cut_off_through_a_proxy_lose_and_duplicate_nothing(
+    fleet: Fleet, pg: Postgres, distlab_run_dir: Path, mode: str
+) -> None:
+    total = 600
+    enqueue(fleet.dsn, [{"i": i, "sleep_ms": 2} for i in range(total)])
+    with Network.start(distlab_run_dir / f"net-queue-{mode}", in_process=True) as net:
+        # p0 and p1 reach the database through proxies; p2 directly.
+        for name in ("p0", "p1"):
+            port = net.add_link(name, DATABASE, (pg.host, pg.port))
+            fleet.start("--batch", "20", dsn=make_conninfo(fleet.dsn, host="127.0.0.1", port=port))
+        fleet.start("--batch", "20")
+        wait_for("some progress", lambda: counts(fleet.dsn)["completed"] >= 100, 60)
+        for name in ("p0", "p1"):
+            net.cut(name, DATABASE, mode=mode)
+            net.cut(DATABASE, name, mode=mode)
+        # Cut off for longer than --stale-after: p2 must reclaim what they held.
+        wait_for(
+            "the cut-off processors' claims to be reclaimed",
+            lambda: _silent_claims(fleet.dsn) == 0,
+            timeout_s=30,
+        )
+        net.heal()
+        wait_for(
+            "every record completed",
+            lambda: counts(fleet.dsn)["completed"] == total,
+            timeout_s=60,
+        )
+        for p in fleet.procs:
+            p.send_signal(signal.SIGTERM)
+        codes = fleet.wait_all(timeout_s=30)
+    assert codes == [0, 0, 0], f"exit codes {codes}; stderr: {fleet.stderr(0)}"
+    assert_exactly_once(fleet.dsn, total)
+
+
+def _silent_claims(dsn: str) -> int:
+    """Claims held by p0 and p1 (the processors behind the proxies)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM queue_records"
+            " WHERE status = 'processing' AND claimed_by IN ('p0', 'p1')"
+        ).fetchone()
+    return int(row[0]) if row else 0
