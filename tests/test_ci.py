@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +160,34 @@ def test_replay_of_something_that_is_not_a_run_is_exit_2(tmp_path: Path) -> None
     ]:
         proc = distlab(tmp_path, "replay", arg)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_sigterm_stops_the_run_kills_its_tests_and_still_writes_reports(tmp_path: Path) -> None:
+    import psutil
+
+    config = write_config(tmp_path, {"unit": {"suite": "suites_hang"}})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distlab.cli.main", "--ci", "--config", str(config)],
+        cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("runs/*/hang-child.pid")):
+            assert time.monotonic() < deadline, "the hanging test never started"
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, out + err
+    (pid_file,) = tmp_path.glob("runs/*/hang-child.pid")
+    child = int(pid_file.read_text())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert summary["exit_code"] == 130
+    assert summary["layers"][0]["outcome"] == "error"
+    assert summary["layers"][0]["reason"] == "interrupted"

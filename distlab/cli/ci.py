@@ -5,8 +5,10 @@ then a table of layers and gates; write JUnit XML and summary.json; exit
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,9 +31,19 @@ def run(args: argparse.Namespace) -> int:
     )
     # The seed comes first so that even a run killed at once can be replayed.
     printer.line(f"distlab: seed {run.seed} (replay with --seed {run.seed})")
-    result = run.execute()
+    # A cancelled CI job gets SIGTERM: stop like Ctrl-C, so the layers' process
+    # trees are killed and the reports of what ran are still written.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = run.execute()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print_summary(result, console(sys.stdout))
     written = [p for p in (run.junit_path, run.summary_path) if p.exists()]
     if written:
         printer.line(f"distlab: wrote {' and '.join(map(str, written))}")
     return result.exit_code
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -207,7 +207,14 @@ class Run:
             if why:
                 self._skip(result, group, why)
                 continue
-            finished = _run_group(group, ctx)
+            try:
+                finished = _run_group(group, ctx)
+            except KeyboardInterrupt:
+                # Ctrl-C or SIGTERM: the group's processes are already killed;
+                # stop, but still write the reports of what ran.
+                self._stop.set()
+                self._skip(result, group, "interrupted", outcome="error")
+                continue
             for lr in finished:
                 result.layers[index[lr.result.layer]] = lr.result
             layer_runs += finished
@@ -236,11 +243,13 @@ class Run:
         result.gates = [*result.gates, *verdicts]
 
     @staticmethod
-    def _skip(result: RunResult, group: list[LayerPlan], reason: str) -> None:
+    def _skip(
+        result: RunResult, group: list[LayerPlan], reason: str, outcome: str = "not-run"
+    ) -> None:
         for p in group:
             layer = result.layer(p.name)
             if layer is not None:
-                layer.outcome, layer.reason = "not-run", reason
+                layer.outcome, layer.reason = outcome, reason
 
 
 def _groups(plans: list[LayerPlan]) -> list[list[LayerPlan]]:
