@@ -39,6 +39,8 @@ def test_hand_made_history_has_its_known_verdict(model: str, path: Path, expecte
 def test_only_the_bad_key_is_blamed() -> None:
     result = check_linearizable(load(DATA / "register/invalid_multi_key_one_bad.jsonl"), Register())
     assert [k.key for k in result.invalid] == ["b"]
+    as_json = json.loads(json.dumps(result.to_dict()))
+    assert as_json["verdict"] == "invalid" and len(as_json["keys"]) == 3
     assert {k.key: k.verdict for k in result.keys}["a"] is Verdict.VALID
 
 

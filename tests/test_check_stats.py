@@ -57,6 +57,9 @@ def test_availability_inside_and_outside_faults_and_recovery() -> None:
     assert stats.availability_in_faults == 0.0
     assert stats.availability_outside_faults == 35 / 39  # 4 of the 39 outside (3.1 s to 3.4 s) fail
     assert stats.recovery_s == [0.51]  # heal at 3 s, first sustained ok ends at 3.51 s
+    metrics = stats.metrics()
+    assert metrics["availability_in_faults"] == 0.0 and metrics["recovery_s_max"] == 0.51
+    assert metrics["write.p95_ms"] == 10.0
 
 
 def test_never_recovered_is_none_and_explicit_windows_override() -> None:

@@ -22,10 +22,12 @@ from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from distlab.checkers.counterexample import Counterexample
 from distlab.checkers.history import History, Op
 from distlab.checkers.models import UNKNOWN, Model
+from distlab.checkers.values import thaw
 from distlab.checkers.verdict import Verdict, compose
 from distlab.checkers.wgl import SearchResult, search
 
@@ -86,6 +88,26 @@ class LinearizabilityResult:
             reasons = sorted({k.reason for k in self.unknown})
             text += f"; unknown ({', '.join(reasons)}): {_keys(self.unknown)}"
         return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: verdict, counts, and per key verdict, ops, time and reason."""
+        return {
+            "model": self.model,
+            "verdict": str(self.verdict),
+            "ops": self.ops,
+            "elapsed_s": self.elapsed_s,
+            "keys": [
+                {
+                    "key": thaw(k.key),
+                    "verdict": str(k.verdict),
+                    "ops": k.ops,
+                    "elapsed_s": k.elapsed_s,
+                    "reason": k.reason,
+                    "counterexample": k.counterexample.text() if k.counterexample else None,
+                }
+                for k in self.keys
+            ],
+        }
 
     def report(self) -> str:
         """The summary and the counterexample of every invalid key (for assert messages)."""

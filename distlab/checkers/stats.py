@@ -103,6 +103,24 @@ class Stats:
             out.append(f"availability {_pct(self.availability)} (no fault windows)")
         return out
 
+    def metrics(self) -> dict[str, float]:
+        """Flat figures for the ``metric`` fixture and the gates, e.g. ``ok_per_s``,
+        ``availability``, ``write.p95_ms``, ``recovery_s_max`` (absent when unknown)."""
+        out: dict[str, float | None] = {
+            "ok_per_s": self.throughput,
+            "availability": self.availability,
+            "availability_in_faults": self.availability_in_faults,
+            "availability_outside_faults": self.availability_outside_faults,
+        }
+        for f, lat in self.by_f.items():
+            out[f"{f}.p50_ms"] = lat.p50_ms
+            out[f"{f}.p95_ms"] = lat.p95_ms
+            out[f"{f}.p99_ms"] = lat.p99_ms
+            out[f"{f}.max_ms"] = lat.max_ms
+        if self.recovery_s and None not in self.recovery_s:
+            out["recovery_s_max"] = max(r for r in self.recovery_s if r is not None)
+        return {k: float(v) for k, v in out.items() if v is not None}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ops": self.ops,
