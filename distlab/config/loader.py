@@ -32,7 +32,7 @@ TABLE_SECTIONS: dict[str, type] = {
     "network": NetworkSettings,
     "postgres": PostgresSettings,
 }
-SECTIONS = (*TABLE_SECTIONS, "suites", "gates")
+SECTIONS = (*TABLE_SECTIONS, "suites", "gates", "scenarios")
 
 COMMAND_PLACEHOLDERS = frozenset(
     {"id", "index", "port", "peer_port", "advertise_port", "peers", "data_dir", "python", "run_dir"}
@@ -132,6 +132,7 @@ class _Builder:
                 setattr(config, name, self.table(cls, raw[name], (name,)))
         config.suites = self.suites(raw.get("suites", {}))
         config.gates = self.gates(raw.get("gates", {}))
+        config.scenarios = self.scenarios(raw.get("scenarios", {}))
         self.cross_check(config)
         return config
 
@@ -250,6 +251,22 @@ class _Builder:
                 )
             )
         return gates
+
+    def scenarios(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """[scenarios.<name>] tables, each checked by distlab.nemesis (faults, targets, criteria)."""
+        built: dict[str, Any] = {}
+        if not raw:
+            return built
+        from distlab.nemesis.scenario import ScenarioKeyError, from_table
+
+        for name, table in raw.items():
+            if not isinstance(table, dict):
+                raise self.fail(("scenarios", name), f"must be a table, e.g. [scenarios.{name}]")
+            try:
+                built[name] = from_table(name, table)
+            except ScenarioKeyError as e:
+                raise self.fail(("scenarios", name, e.key), str(e)) from None
+        return built
 
     def check_metric(self, metric: str, where: tuple[str, ...]) -> None:
         try:

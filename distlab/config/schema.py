@@ -10,7 +10,7 @@ them to validate. Adding a key is adding a field with a ``spec``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from distlab.config.fields import spec
 
@@ -145,6 +145,8 @@ class Config:
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
     suites: dict[str, SuiteSettings] = field(default_factory=dict)
     gates: list[GateSpec] = field(default_factory=list)
+    # [scenarios.<name>] -> distlab.nemesis.Scenario, built and checked by the loader.
+    scenarios: dict[str, Any] = field(default_factory=dict)
 
     def ordered_layers(self) -> list[str]:
         """Configured layers in run order (by ``order``, then the canonical order)."""
