@@ -21,7 +21,7 @@ import pytest
 from distlab import events
 from distlab.seeds import SEED_ENV, new_root_seed
 
-pytest_plugins: list[str] = ["distlab.fixtures.metric", "distlab.fixtures.run", "distlab.fixtures.pg", "distlab.fixtures.cluster", "distlab.fixtures.workload"]
+pytest_plugins: list[str] = ["distlab.fixtures.metric", "distlab.fixtures.run", "distlab.fixtures.pg", "distlab.fixtures.cluster", "distlab.fixtures.workload", "distlab.fixtures.nemesis"]
 
 LAYER_ENV = "DISTLAB_LAYER"
 # The user property that marks a test which hit a LabError.
