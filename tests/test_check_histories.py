@@ -175,3 +175,36 @@ def test_cli_loads_a_user_model(
         == 1
     )
     assert "model counter" in capsys.readouterr().out
+
+
+def test_a_torn_last_line_is_skipped_only_in_files(tmp_path: Path) -> None:
+    text = (DATA / "register/invalid_stale_read.jsonl").read_text()
+    path = tmp_path / "torn.jsonl"
+    path.write_text(text + '{"process": 7, "type": "inv')  # killed mid-write
+    history = load(path, Register())
+    assert history.torn_tail and len(history.ops) == 3
+    assert check_linearizable(history, Register()).verdict is Verdict.INVALID
+    from distlab.checkers import parse_lines
+
+    with pytest.raises(HistoryError, match=":7: malformed JSON"):
+        parse_lines([*text.splitlines(), '{"process": 7, "type": "inv'])
+
+
+def test_the_real_command_exits_with_the_verdict(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def check(*paths: Path) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "distlab.cli.main", "check", "--model", "register"]
+        argv += ["--html-dir", str(tmp_path), *map(str, paths)]
+        return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+
+    ok = check(DATA / "register/valid_cas_chain.jsonl")
+    assert ok.returncode == 0 and ": valid (" in ok.stdout
+    bad = check(DATA / "bad/time_backwards.jsonl")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0 and ":3: time goes backwards" in bad.stderr
+    unknown = tmp_path / "hard.jsonl"
+    unknown.write_text("".join(json.dumps(r) + "\n" for r in hard_history()))
+    both = check(DATA / "register/invalid_stale_read.jsonl", unknown, "--budget", "0.2")
+    assert both.returncode == 1  # invalid outranks unknown

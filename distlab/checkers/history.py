@@ -83,6 +83,7 @@ class History:
     source: str
     ops: list[Op] = field(default_factory=list)
     nemesis: list[NemesisRecord] = field(default_factory=list)
+    torn_tail: bool = False  # the file's unterminated last line was cut off and skipped
 
     def keys(self) -> list[Hashable]:
         """Distinct keys in first-seen order."""
@@ -202,14 +203,26 @@ class _Builder:
 
 
 def parse_lines(
-    lines: Iterable[str], source: str = "history", model: Model | None = None
+    lines: Iterable[str],
+    source: str = "history",
+    model: Model | None = None,
+    *,
+    allow_torn_tail: bool = False,
 ) -> History:
-    """Read a history from JSON lines; blank lines are skipped."""
+    """Read a history from JSON lines; blank lines are skipped.
+
+    With ``allow_torn_tail`` (files: ``load``), a last line with no newline
+    that is not valid JSON -- a writer killed mid-line -- is skipped
+    (``History.torn_tail``) rather than refused. This is sound: a torn
+    invoke was observed by nothing after it, and a torn completion leaves its
+    op pending, which counts as info.
+    """
     b = _Builder(source, model)
     fast = _fast_loads
     long_number = _LONG_NUMBER.search
-    for n, text in enumerate(lines, 1):
-        text = text.strip()
+    it = iter(lines)
+    for n, raw in enumerate(it, 1):
+        text = raw.strip()
         if not text:
             continue
         try:
@@ -222,6 +235,9 @@ def parse_lines(
             try:
                 rec = json.loads(text)
             except json.JSONDecodeError as e:
+                if allow_torn_tail and not raw.endswith("\n") and next(it, None) is None:
+                    b.history.torn_tail = True
+                    break
                 raise b.fail(n, f"malformed JSON ({e.msg} at column {e.colno})") from None
         b.add(rec, n)
     return b.finish()
@@ -242,7 +258,7 @@ def load(path: str | os.PathLike[str], model: Model | None = None) -> History:
     p = Path(path)
     try:
         with p.open(encoding="utf-8") as f:
-            return parse_lines(f, str(path), model)
+            return parse_lines(f, str(path), model, allow_torn_tail=True)
     except UnicodeDecodeError:
         raise HistoryError(f"{path}: not UTF-8 text; expected JSON lines") from None
     except OSError as e:

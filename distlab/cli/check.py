@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         result = check_linearizable(history, model, budget_s=args.budget)
         elapsed = time.monotonic() - t0
-        print(f"{path}: {result.summary()} in {elapsed:.3f} s")
+        torn = " (torn last line skipped)" if history.torn_tail else ""
+        print(f"{path}: {result.summary()} in {elapsed:.3f} s{torn}")
         code = result.verdict.exit_code
         worst = _worse(worst, code)
         for key in result.invalid[:3]:
