@@ -198,7 +198,7 @@ def _seed_hypothesis(config: pytest.Config) -> None:
             return
     except ValueError:  # hypothesis's pytest plugin is disabled
         pass
-    core.global_force_seed = int(os.environ[SEED_ENV])
+    setattr(core, "global_force_seed", int(os.environ[SEED_ENV]))  # noqa: B010 - a module attribute
 
 
 def _is_lab_error(exc: BaseException) -> bool:

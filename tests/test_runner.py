@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from distlab.config.loader import load
-from distlab.errors import UsageError
+from distlab.errors import LabError, UsageError
 from distlab.events import read_events
 from distlab.runner import Run
 
@@ -179,13 +179,16 @@ def test_a_background_run_stops_on_request_and_kills_its_tests(tmp_path: Path) -
             hanging.set()
 
     run = Run(config, on_event=on_event, record_history=False)
+    assert not run.running
     run.start()
     try:
         assert hanging.wait(60), "the hanging test never started"
+        assert run.running
     finally:
         run.stop()
     result = run.wait(60)
     assert result is not None and result.exit_code == 130
+    assert run.finished and not run.running and run.error is None
     layer = result.layer("unit")
     assert layer is not None and layer.reason.startswith("stopped while running")
     assert run.run_dir is not None and recorded_pids_alive(run.run_dir) == []
@@ -256,3 +259,13 @@ def test_an_unwritable_report_path_is_a_usage_error(tmp_path: Path) -> None:
         locked.mkdir(mode=0o500)
         with pytest.raises(UsageError, match="is not writable"):
             Run(config, junit_xml=locked / "junit.xml")
+
+
+def test_a_run_directory_that_cannot_be_made_is_a_lab_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"unit": {"suite": "suites_pass"}})
+    path.write_text(path.read_text().replace('run_dir = "runs"', 'run_dir = "blocker/runs"'))
+    (tmp_path / "blocker").write_text("a file where the runs directory should go")
+    run = Run(load(path), record_history=False)
+    with pytest.raises(LabError, match="cannot create the run directory under"):
+        run.execute()
+    assert run.finished and not run.running

@@ -74,6 +74,7 @@ class Run:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
+        self._started = threading.Event()
 
     # -- the background API -------------------------------------------------
 
@@ -81,6 +82,7 @@ class Run:
         """Run in a background thread; events go to ``on_event``."""
         if self._thread is not None:
             raise RuntimeError("a Run starts once")
+        self._started.set()
         self._thread = threading.Thread(target=self._execute_quietly, name="distlab-run")
         self._thread.start()
 
@@ -92,6 +94,16 @@ class Run:
         """The result once the run has finished (None if ``timeout`` passed first)."""
         self._done.wait(timeout)
         return self.result
+
+    @property
+    def running(self) -> bool:
+        """Started (``start()`` or ``execute()``) and not finished yet."""
+        return self._started.is_set() and not self._done.is_set()
+
+    @property
+    def finished(self) -> bool:
+        """The run has ended (result or error available)."""
+        return self._done.is_set()
 
     @property
     def error(self) -> BaseException | None:
@@ -109,23 +121,28 @@ class Run:
 
     def execute(self) -> RunResult:
         """Run everything in this thread and return the result (also in ``self.result``)."""
-        self.reaped = reap_orphans(self.runs_root)
+        self._started.set()
         try:
-            self.run_dir = create_run_dir(self.runs_root, self.seed)
-        except OSError as e:
-            raise LabError(f"cannot create the run directory under {self.runs_root}: {e.strerror}") from None
-        live = LiveState()
+            self.reaped = reap_orphans(self.runs_root)
+            try:
+                self.run_dir = create_run_dir(self.runs_root, self.seed)
+            except OSError as e:
+                raise LabError(
+                    f"cannot create the run directory under {self.runs_root}: {e.strerror}"
+                ) from None
+            live = LiveState()
 
-        def dispatch(event: dict[str, Any]) -> None:
-            live.observe(event)
-            if self.on_event is not None:
-                self.on_event(event)
+            def dispatch(event: dict[str, Any]) -> None:
+                live.observe(event)
+                if self.on_event is not None:
+                    self.on_event(event)
 
-        listener = EventListener(self.run_dir / "events.jsonl", dispatch)
-        try:
-            return self._execute(listener, live)
+            listener = EventListener(self.run_dir / "events.jsonl", dispatch)
+            try:
+                return self._execute(listener, live)
+            finally:
+                listener.close()
         finally:
-            listener.close()
             self._done.set()
 
     def _execute(self, listener: EventListener, live: LiveState) -> RunResult:
