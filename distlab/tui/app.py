@@ -42,7 +42,7 @@ from distlab.tui.state import FAILING, LabState, TestInfo
 FLUSH_EVERY_S = 0.1
 WIDE_COLUMNS = 120  # from here on, panels sit side by side
 LAB_ACTIONS = frozenset({"kill", "pause", "restart", "partition", "latency", "heal"})
-RUN_ACTIONS = frozenset({"run_all", "run_selected", "rerun_failed"})
+RUN_ACTIONS = frozenset({"run_all", "run_selected", "rerun_failed", "filter", "open_editor"})
 
 
 def _b(key: str, action: str, description: str, tooltip: str, *, show: bool = True, priority: bool = False) -> Binding:
@@ -56,17 +56,17 @@ class DistlabApp(App[int]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "distlab"
     BINDINGS = [
+        _b("k", "kill", "Kill", "SIGKILL the selected node"),
+        _b("p", "pause", "Pause", "SIGSTOP the selected node, or SIGCONT it if paused"),
+        _b("r", "restart", "Restart", "Restart the selected node and wait until healthy"),
+        _b("n", "partition", "Partition", "Cut the network into a named shape"),
+        _b("l", "latency", "Latency", "Add 100 ms latency to every link"),
+        _b("h", "heal", "Heal", "Heal every link and resume paused nodes"),
         _b("a", "run_all", "Run all", "Run every layer in config.toml"),
         _b("f", "rerun_failed", "Rerun failed", "Rerun the failed tests in a fresh pytest"),
         _b("s", "stop", "Stop", "Stop the run: its pytest processes are killed"),
         _b("slash", "filter", "Filter", "Filter tests by name, outcome:X, marker:X or layer:X"),
         _b("o", "open_editor", "Editor", "Open the selected test in $EDITOR at its line", show=False),
-        _b("k", "kill", "Kill", "SIGKILL the selected node"),
-        _b("p", "pause", "Pause/resume", "SIGSTOP or SIGCONT the selected node"),
-        _b("r", "restart", "Restart", "Restart the selected node and wait until healthy"),
-        _b("n", "partition", "Partition", "Cut the network into a named shape"),
-        _b("l", "latency", "Latency", "Add 100 ms latency to every link"),
-        _b("h", "heal", "Heal all", "Heal every link and resume paused nodes"),
         _b("1", "show_tab('suites')", "Suites", "Layers, tests, failures", show=False),
         _b("2", "show_tab('cluster')", "Cluster", "Nodes, partitions, faults", show=False),
         _b("3", "show_tab('throughput')", "Throughput", "Ops/s, latency, errors", show=False),
@@ -94,6 +94,7 @@ class DistlabApp(App[int]):
         self.filter_text = ""
         self.stats = {"batches": 0, "applied": 0, "worst_flush_s": 0.0, "worst_lag_s": 0.0}
         self._selected: str | None = None
+        self._logs_shown = 0
         self._last_flush = 0.0
         self._beat_at = 0.0
 
@@ -110,6 +111,7 @@ class DistlabApp(App[int]):
                     yield SuitesTree(s, id="suites-tree")
                 yield TestDetail(id="test-detail")
             with TabPane("Cluster", id="cluster"), Vertical(id="cluster-pane"):
+                yield ThroughputPanel(s, compact=True, id="cluster-throughput")
                 yield NodeTable(s, id="node-table")
                 with Horizontal(id="network-pane"):
                     yield PartitionView(s, id="partition-view")
@@ -120,7 +122,7 @@ class DistlabApp(App[int]):
             with TabPane("Gates", id="gates"), Vertical(id="gates-pane"):
                 yield VerdictBanner(s, id="verdict")
                 yield GatesTable(s, id="gates-table")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -187,16 +189,27 @@ class DistlabApp(App[int]):
             self.query_one(TestDetail).show(self.state.tests.get(self._selected))
         if nodes or "nodes" in areas or "clock" in areas:
             self.query_one(NodeTable).refresh_nodes(nodes, clock_moved=True)
+        if "logs" in areas:
+            self._show_problems()
         if areas & {"network", "nodes"}:
             self.query_one(PartitionView).refresh_from_state()
         if "faults" in areas or "run" in areas:
             for timeline in self.query(FaultTimeline):
                 timeline.refresh_from_state()
         if areas & {"throughput", "checks", "faults"}:
-            self.query_one(ThroughputPanel).refresh_from_state()
+            for panel in self.query(ThroughputPanel):
+                panel.refresh_from_state()
         if areas & {"gates", "run"}:
             self.query_one(VerdictBanner).refresh_from_state()
             self.query_one(GatesTable).refresh_from_state()
+
+    def _show_problems(self) -> None:
+        # Warnings and errors (a lab that cannot start, a report not written) as toasts.
+        new = min(self.state.logs_total - self._logs_shown, len(self.state.logs))
+        for _ts, level, message in list(self.state.logs)[len(self.state.logs) - new :]:
+            if level in ("warning", "error"):
+                self.notify(message, severity="error" if level == "error" else "warning", timeout=8)
+        self._logs_shown = self.state.logs_total
 
     def _refresh_all(self) -> None:
         self.state.dirty.update({"tree", "layers", "nodes", "network", "faults", "throughput", "gates", "run"})

@@ -161,6 +161,7 @@ class LabState:
         self.gates: dict[str, Gate] = {}
         self.metrics: dict[tuple[str, str], tuple[Any, str]] = {}
         self.logs: deque[tuple[float, str, str]] = deque(maxlen=LOG_KEEP)
+        self.logs_total = 0  # log events ever seen (the deque keeps only the last ones)
         self.events_seen = 0
         self.dirty: set[str] = set()
         self.dirty_tests: set[str] = set()
@@ -398,6 +399,7 @@ class LabState:
         self.logs.append(
             (float(e.get("ts", self.now)), str(e.get("level") or "info"), str(e.get("message")))
         )
+        self.logs_total += 1
         self.dirty.add("logs")
 
     def reset_outcomes(self) -> None:

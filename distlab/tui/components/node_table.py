@@ -10,16 +10,17 @@ from textual.widgets import DataTable
 from distlab.tui.components.glyphs import NODE_STATE_STYLE, duration, size
 from distlab.tui.state import LabState, NodeInfo
 
+# (key, header, width): fixed widths, because a live cell may outgrow its first value.
 COLUMNS = (
-    ("id", "node"),
-    ("state", "state"),
-    ("role", "role"),
-    ("term", "term"),
-    ("cpu", "cpu%"),
-    ("rss", "rss"),
-    ("fds", "fds"),
-    ("uptime", "uptime"),
-    ("restarts", "rst"),
+    ("id", "node", 5),
+    ("state", "state", 15),
+    ("role", "role", 13),
+    ("term", "term", 4),
+    ("cpu", "cpu%", 4),
+    ("rss", "rss", 6),
+    ("fds", "fds", 4),
+    ("uptime", "uptime", 7),
+    ("restarts", "rst", 3),
 )
 
 
@@ -32,8 +33,8 @@ class NodeTable(DataTable[Any]):
         self._shown: dict[str, dict[str, str]] = {}
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
 
     def cells(self, node: NodeInfo) -> dict[str, str]:
         """A node's figures as the strings shown (the unit of change detection)."""

@@ -13,8 +13,8 @@ SHAPE_HELP = {
     "halves": "two halves",
     "isolate": "one node alone (the first)",
     "majority_minority": "a majority and a minority",
-    "majorities_ring": "overlapping majorities (ring)",
-    "bridge": "two halves joined by one bridge node",
+    "majorities_ring": "overlapping majorities",
+    "bridge": "halves joined by a bridge node",
     "asymmetric": "one direction cut only",
 }
 

@@ -23,6 +23,26 @@ def sparkline(values: list[float], top: float) -> str:
     return "".join(BARS[max(1, min(steps, round(v / top * steps)))] for v in values)
 
 
+def render_compact(state: LabState, width: int) -> RenderableType:
+    """Two lines for the Cluster tab: ops/s sparkline, error rates, checker verdicts."""
+    samples = list(state.samples)
+    last = samples[-1] if samples else None
+    head = Text.assemble(("ops/s ", "bold"), f"{last.ops_per_s:>5.0f} " if last else "    - ")
+    spark_width = max(10, width - len(head) - 2)
+    values = [x.ops_per_s for x in samples[-spark_width:]]
+    head.append(sparkline(values, max(values, default=0)), style="cyan")
+    fail, info = state.error_rates()
+    tail = Text.assemble(
+        ("errors ", "bold"), (f"{fail:.1%}", "red" if fail else ""),
+        ("  unknown ", "bold"), (f"{info:.1%}", "yellow" if info else ""),
+        ("  p99 ", "bold"), _ms(last.p99_ms if last else None),
+    )
+    for checker, (verdict, _) in sorted(state.checks.items()):
+        tail.append(f"  {checker} ", style="bold")
+        tail.append(verdict.upper(), style=VERDICT_STYLE.get(verdict, ""))
+    return Group(head, tail)
+
+
 def render_throughput(state: LabState, width: int) -> RenderableType:
     samples = list(state.samples)[-max(10, width - 8) :]
     lines: list[RenderableType] = []
@@ -76,9 +96,16 @@ def _ms(v: Any) -> str:
 class ThroughputPanel(Static):
     """The workload's live figures."""
 
-    def __init__(self, state: LabState, **kwargs: Any) -> None:
+    def __init__(self, state: LabState, *, compact: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.state = state
+        self.compact = compact
 
     def refresh_from_state(self) -> None:
-        self.update(render_throughput(self.state, self.size.width or 80))
+        width = self.size.width or 80
+        if self.compact:
+            # Only where there is a workload: a suites run has none.
+            self.display = bool(self.state.samples or self.state.checks)
+            self.update(render_compact(self.state, width))
+        else:
+            self.update(render_throughput(self.state, width))
