@@ -98,6 +98,18 @@ def test_cli_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "then this op must take effect and cannot" in out
     page = (tmp_path / "invalid_stale_read.timeline.html").read_text()
     assert "class='op blocked'" in page and "read -&gt; 1" in page
+    # the drawing is well-formed SVG: three bars in three lanes, inside the picture
+    import xml.etree.ElementTree as ET
+
+    svg = ET.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])
+    ns = "{http://www.w3.org/2000/svg}"
+    rects = svg.findall(f".//{ns}rect")
+    width = float(svg.get("width", 0))
+    assert len(rects) == 3 and len({r.get("y") for r in rects}) == 3
+    assert all(
+        0 <= float(r.get("x", -1)) <= float(r.get("x", 0)) + float(r.get("width", 0)) <= width
+        for r in rects
+    )
 
 
 def test_cli_several_files_one_line_each_worst_exit(
