@@ -58,28 +58,31 @@ def wired(
 
 def test_healthy_mesh_connects_every_pair(wired, probes: ProbeNodes) -> None:
     _, dials = wired
-    assert probes.measure(dials) == expected(dials, set())
+    assert probes.measure(dials, expect=expected(dials, set())) == expected(dials, set())
 
 
 @pytest.mark.parametrize(("name", "kw"), SHAPES, ids=[s[0] for s in SHAPES])
 def test_every_shape_cuts_exactly_its_flows(wired, probes: ProbeNodes, name: str, kw: dict) -> None:
     net, dials = wired
     partition = net.partition_shape(name, NODES, **kw)
+    want = expected(dials, set(partition.cut))
     try:
-        measured = probes.measure(dials)
+        measured = probes.measure(dials, expect=want)
     finally:
         net.heal()
     assert partition.cut, "a shape over five nodes cuts something"
-    assert measured == expected(dials, set(partition.cut))
+    assert measured == want
     # Healed: everything flows again (new connections).
-    assert probes.measure(dials) == expected(dials, set())
+    healthy = expected(dials, set())
+    assert probes.measure(dials, expect=healthy) == healthy
 
 
 def test_reject_mode_resets_instead_of_hanging(wired, probes: ProbeNodes) -> None:
     net, dials = wired
     partition = net.partition([["n1", "n2"], ["n3", "n4", "n5"]], mode="reject")
+    want = expected(dials, set(partition.cut))
     try:
-        measured = probes.measure(dials)
+        measured = probes.measure(dials, expect=want)
     finally:
         net.heal()
-    assert measured == expected(dials, set(partition.cut))
+    assert measured == want

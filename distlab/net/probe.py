@@ -75,37 +75,65 @@ class ProbeNodes:
         return ("127.0.0.1", self.ports[node])
 
     def measure(
-        self, dials: Iterable[tuple[str, str, int]], window_s: float = 0.5
+        self,
+        dials: Iterable[tuple[str, str, int]],
+        window_s: float = 0.3,
+        *,
+        expect: dict[Flow, tuple[bool, bool]] | None = None,
+        patience_s: float = 5.0,
     ) -> dict[Flow, tuple[bool, bool]]:
-        """Dial each ``(src, dst, port)`` at once; per link, did bytes get (there, back)?"""
-        return self._run(self._measure(list(dials), window_s))
+        """Dial each ``(src, dst, port)`` at once; per link, did bytes get (there, back)?
+
+        Bytes that have not arrived after ``window_s`` count as cut. With
+        ``expect``, first wait up to ``patience_s`` for what should arrive (a
+        loaded machine may be slow), then ``window_s`` more for what should
+        not -- so a slow machine does not look like a partition.
+        """
+        return self._run(
+            self._measure(list(dials), window_s, expect or {}, patience_s),
+            timeout=patience_s + window_s + 30,
+        )
 
     async def _measure(
-        self, dials: list[tuple[str, str, int]], window_s: float
+        self,
+        dials: list[tuple[str, str, int]],
+        window_s: float,
+        expect: dict[Flow, tuple[bool, bool]],
+        patience_s: float,
     ) -> dict[Flow, tuple[bool, bool]]:
-        deadline = self.loop.time() + window_s
         tokens = {(src, dst): f"{src}>{dst}#{next(self._nonce)}" for src, dst, _ in dials}
         writers: list[asyncio.StreamWriter] = []
-        try:
-            greeted = await asyncio.gather(
-                *(
-                    self._dial(src, dst, port, tokens[(src, dst)], deadline, writers)
-                    for src, dst, port in dials
-                )
+        greetings = {
+            (src, dst): asyncio.ensure_future(
+                self._dial(src, dst, port, tokens[(src, dst)], patience_s + window_s, writers)
             )
-            # Connections stay open while we wait, so a token in flight is not cut short.
-            while True:
-                arrived = {flow: token in self.tokens for flow, token in tokens.items()}
-                if all(arrived.values()) or self.loop.time() >= deadline:
+            for src, dst, port in dials
+        }
+
+        def arrived(link: Flow) -> bool:
+            return tokens[link] in self.tokens
+
+        def greeted(link: Flow) -> bool:
+            task = greetings[link]
+            return task.done() and task.result()
+
+        try:
+            deadline = self.loop.time() + patience_s
+            while expect and self.loop.time() < deadline:
+                if all(
+                    (not there or arrived(link)) and (not back or greeted(link))
+                    for link, (there, back) in expect.items()
+                ):
                     break
                 await asyncio.sleep(0.005)
+            # Connections stay open meanwhile, so bytes in flight are not cut short.
+            await asyncio.sleep(window_s)
+            return {link: (arrived(link), greeted(link)) for link in greetings}
         finally:
+            for task in greetings.values():
+                task.cancel()
             for writer in writers:
                 writer.transport.abort()
-        return {
-            (src, dst): (arrived[(src, dst)], back)
-            for (src, dst, _), back in zip(dials, greeted, strict=True)
-        }
 
     async def _dial(
         self,
@@ -113,22 +141,23 @@ class ProbeNodes:
         dst: str,
         port: int,
         token: str,
-        deadline: float,
+        timeout: float,
         writers: list[asyncio.StreamWriter],
     ) -> bool:
+        """Connect, say hello and the token; True once ``dst``'s greeting comes back."""
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port), max(0.01, deadline - self.loop.time())
+                asyncio.open_connection("127.0.0.1", port), timeout
             )
         except (OSError, TimeoutError):
             return False
         writers.append(writer)
         try:
             writer.write(HELLO.format(id=src).encode() + f"TOKEN {token}\n".encode())
-            line = await asyncio.wait_for(reader.readline(), max(0.01, deadline - self.loop.time()))
-            return line == f"I am {dst}\n".encode()
-        except (OSError, TimeoutError):
+            line = await reader.readline()
+        except OSError:
             return False
+        return line == f"I am {dst}\n".encode()
 
     def close(self) -> None:
         """Stop the stand-in servers and their loop."""
