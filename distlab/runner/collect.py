@@ -6,6 +6,7 @@ import os
 import re
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,16 @@ class Listing:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def collect_layers(plans: list[LayerPlan], cwd: Path, workers: int = 2) -> list[Listing]:
+    """Collect several layers, ``workers`` at a time, in the order given.
+
+    Each pytest is spawned by the worker thread that waits for it, so
+    PDEATHSIG (tied to the forking thread) stays armed.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="collect") as pool:
+        return list(pool.map(lambda p: collect_layer(p, cwd), plans))
 
 
 def collect_layer(plan: LayerPlan, cwd: Path) -> Listing:
