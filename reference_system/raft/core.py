@@ -13,8 +13,9 @@ import random
 from collections.abc import Sequence
 
 from reference_system.raft.log import RaftLog
-from reference_system.raft.messages import Message, MessageType
+from reference_system.raft.messages import Message, MessageType, well_formed
 from reference_system.raft.progress import Progress, ProgressState
+from reference_system.raft.readindex import ReadIndex
 from reference_system.raft.types import (
     Entry,
     EntryKind,
@@ -75,11 +76,8 @@ class RaftNode:
         self._progress: dict[NodeId, Progress] = {}
         self._bcast_pending = False
         self._transfer_to: NodeId | None = None
-        # ReadIndex: rounds are numbered; a round is confirmed when a quorum echoes it.
-        self._read_seq = 0
         self._heartbeat_pending = False
-        self._reads: list[tuple[int, bytes, int]] = []  # (round, ctx, commit index)
-        self._reads_waiting_commit: list[bytes] = []
+        self._reads = ReadIndex()
         self._become_follower(self.term, None)
 
     # -- public API ------------------------------------------------------------
@@ -100,7 +98,7 @@ class RaftNode:
         stale are ignored; nothing a peer sends can raise."""
         if m.dst != self.id or m.src not in self.cfg.peers or m.src == self.id:
             return
-        if not _well_formed(m):
+        if not well_formed(m):
             return  # a garbled or hostile peer: Raft's reasoning does not cover it
         if m.term > self.term:
             if m.type in (MT.PRE_VOTE, MT.VOTE) and self._in_lease() and not m.transfer:
@@ -152,7 +150,7 @@ class RaftNode:
             raise NotLeader(self.id, self.leader)
         if self.log.term(self.log.committed) != self.term:
             # Our commit index is not known to be current until we commit in our term.
-            self._reads_waiting_commit.append(ctx)
+            self._reads.await_commit(ctx)
             return
         self._start_read_round([ctx])
 
@@ -255,7 +253,7 @@ class RaftNode:
             self.term = term
             self.vote = None
         if self.role is Role.LEADER:
-            self._drop_reads()
+            self._dropped_reads += self._reads.drop()
         self.leader = None
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
@@ -433,9 +431,9 @@ class RaftNode:
         if n <= self.log.committed or self.log.term(n) != self.term:
             return False
         self.log.commit_to(n)
-        if self._reads_waiting_commit:
-            ctxs, self._reads_waiting_commit = self._reads_waiting_commit, []
-            self._start_read_round(ctxs)
+        held = self._reads.take_awaiting_commit()
+        if held:
+            self._start_read_round(held)
         return True
 
     def _send_append(self, to: NodeId, send_empty: bool = True) -> bool:
@@ -495,35 +493,28 @@ class RaftNode:
                             p,
                             self.term,
                             commit=commit,
-                            read_seq=self._read_seq,
+                            read_seq=self._reads.round,
                         )
                     )
 
     # -- ReadIndex -------------------------------------------------------------
 
     def _start_read_round(self, ctxs: list[bytes]) -> None:
-        self._read_seq += 1
-        for ctx in ctxs:
-            self._reads.append((self._read_seq, ctx, self.log.committed))
+        self._reads.start_round(ctxs, self.log.committed)
         self._heartbeat_pending = True
         self._confirm_reads()
 
     def _confirm_reads(self) -> None:
-        if not self._reads:
+        if not self._reads.pending:
             return
         acks = sorted(
-            (self._read_seq if p == self.id else pr.read_ack for p, pr in self._progress.items()),
+            (
+                self._reads.round if p == self.id else pr.read_ack
+                for p, pr in self._progress.items()
+            ),
             reverse=True,
         )
-        confirmed = acks[self._election_quorum() - 1]
-        while self._reads and self._reads[0][0] <= confirmed:
-            _, ctx, index = self._reads.pop(0)
-            self._read_states.append(ReadState(index, ctx))
-
-    def _drop_reads(self) -> None:
-        self._dropped_reads.extend(ctx for _, ctx, _ in self._reads)
-        self._dropped_reads.extend(self._reads_waiting_commit)
-        self._reads, self._reads_waiting_commit = [], []
+        self._read_states += self._reads.confirm(acks[self._election_quorum() - 1])
 
     # -- follower --------------------------------------------------------------
 
@@ -611,22 +602,3 @@ class RaftNode:
         if self.leader is None or self._leader_contact is None:
             return False
         return self._now - self._leader_contact <= self.cfg.election_ticks
-
-
-def _well_formed(m: Message) -> bool:
-    """Whether ``m`` is shaped as a correct peer would send it (numbers not
-    negative, entries contiguous after ``index`` with terms that never go back
-    and never exceed the sender's term)."""
-    if min(m.term, m.index, m.log_term, m.commit, m.reject_hint, m.read_seq) < 0:
-        return False
-    if m.type is MessageType.APPEND:
-        prev_term = m.log_term
-        for k, e in enumerate(m.entries):
-            if e.index != m.index + 1 + k or not prev_term <= e.term <= m.term:
-                return False
-            prev_term = e.term
-        return m.log_term <= m.term
-    if m.type is MessageType.SNAPSHOT:
-        snap = m.snapshot
-        return snap is not None and snap.index >= 0 and 0 <= snap.term <= m.term
-    return not m.entries and m.snapshot is None

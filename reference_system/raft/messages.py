@@ -59,3 +59,22 @@ class Message:
     snapshot: Snapshot | None = None
     read_seq: int = 0
     transfer: bool = False
+
+
+def well_formed(m: Message) -> bool:
+    """Whether ``m`` is shaped as a correct peer would send it (numbers not
+    negative, entries contiguous after ``index`` with terms that never go back
+    and never exceed the sender's term)."""
+    if min(m.term, m.index, m.log_term, m.commit, m.reject_hint, m.read_seq) < 0:
+        return False
+    if m.type is MessageType.APPEND:
+        prev_term = m.log_term
+        for k, e in enumerate(m.entries):
+            if e.index != m.index + 1 + k or not prev_term <= e.term <= m.term:
+                return False
+            prev_term = e.term
+        return m.log_term <= m.term
+    if m.type is MessageType.SNAPSHOT:
+        snap = m.snapshot
+        return snap is not None and snap.index >= 0 and 0 <= snap.term <= m.term
+    return not m.entries and m.snapshot is None
