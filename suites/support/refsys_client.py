@@ -64,10 +64,11 @@ class RefsysClient(WorkloadClient):
         return Completion.unknown(r.error or "unknown")
 
     def close(self) -> None:
+        closing = self._client.close()
         try:
-            self._runner.run(self._client.close())
+            self._runner.run(closing)
         except Exception:  # closed from the watchdog's thread while a call hangs: drop it
-            pass
+            closing.close()
         try:
             self._runner.close()
         except Exception:
