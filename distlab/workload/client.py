@@ -73,4 +73,5 @@ class Client(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most clients have something to close
         """Release the connection. May be called from another thread to abort a hung
-        ``invoke`` (shut the socket down), so make it safe to call at any time."""
+        ``invoke`` (shut the socket down), so make it safe to call at any time,
+        and more than once."""

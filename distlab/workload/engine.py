@@ -283,7 +283,7 @@ class Workload:
             if done.type == "info":
                 # Jepsen: the process that saw an unknown outcome is retired.
                 self._close(client)
-                client = None
+                client = slot.client = None
                 slot.process = self._new_process()
 
     def _open(self, slot: _Slot, gen: int) -> Client | None:
