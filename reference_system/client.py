@@ -285,11 +285,16 @@ class Client:
     async def _once(self, node: str, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         conn = await self._connection(node, timeout)
         fut = conn.send({**request, "ctx": self._ctx()})
+        # A timer instead of wait_for: wait_for costs a task per call, and the
+        # client is often the load generator sharing the CPU with the nodes.
+        timer = asyncio.get_running_loop().call_later(timeout, _expire, fut)
         try:
-            return await asyncio.wait_for(fut, timeout)
+            return await fut
         except ConnectionLost as exc:
             exc.sent = True  # type: ignore[attr-defined]
             raise
+        finally:
+            timer.cancel()
 
     async def _connection(self, node: str, timeout: float) -> NodeConnection:
         conn = self._conns.get(node)
@@ -335,6 +340,11 @@ class Client:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _expire(fut: asyncio.Future[dict[str, Any]]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 class Subscription:

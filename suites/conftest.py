@@ -22,12 +22,21 @@ from reference_system.client import Client
 T = TypeVar("T")
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    # uvloop when it is there: the test process is also the load generator.
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 class KV:
     """A cluster, an event loop and clients for it; everything closed at teardown."""
 
     def __init__(self, cluster: Any) -> None:
         self.cluster = cluster
-        self._runner = asyncio.Runner()
+        self._runner = asyncio.Runner(loop_factory=_loop_factory())
         self._clients: list[Client] = []
         self._probe: Client | None = None
 

@@ -28,6 +28,7 @@ import itertools
 import json
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -104,6 +105,10 @@ class Node:
         self._forwards: dict[int, asyncio.Future[Reply]] = {}
         self._forward_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Waiters with the reply they get if nothing else answers them in time. One
+        # timeout for all, so the deque stays in deadline order; swept every tick.
+        # (Cheaper than a wait_for, i.e. a task and a timer, per request.)
+        self._deadlines: deque[tuple[float, asyncio.Future[Reply], Reply]] = deque()
         self._role = Role.FOLLOWER
         self._term = self.core.term
 
@@ -117,10 +122,22 @@ class Node:
         """Logical time: one core tick per ``tick_ms``. Ticks are never caught up
         after a stall, so a starved node times out later, not in a burst."""
         interval = self.opts.tick_ms / 1000
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(interval)
             self.core.tick()
             self.kick()
+            now = loop.time()
+            while self._deadlines and self._deadlines[0][0] <= now:
+                _, fut, reply = self._deadlines.popleft()
+                _resolve(fut, reply)
+
+    def _waiter(self, on_timeout: Reply) -> asyncio.Future[Reply]:
+        """A future for one answer; it gets ``on_timeout`` after ``request_timeout_s``."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Reply] = loop.create_future()
+        self._deadlines.append((loop.time() + self.opts.request_timeout_s, fut, on_timeout))
+        return fut
 
     async def ready_loop(self) -> None:
         """Persist, send, apply -- forever (see the module docstring)."""
@@ -290,22 +307,16 @@ class Node:
         return await self.forward(leader, cmd, ctx)
 
     async def _propose(self, cmd: dict[str, Any]) -> Reply:
-        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        fut = self._waiter(error("unknown", "not committed in time; the write may still commit"))
         self._proposals.append((json.dumps(cmd, separators=(",", ":")).encode(), fut))
         self.kick()
-        try:
-            return await asyncio.wait_for(fut, self.opts.request_timeout_s)
-        except TimeoutError:
-            return error("unknown", "not committed in time; the write may still commit")
+        return await fut
 
     async def _read(self, cmd: dict[str, Any]) -> Reply:
-        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        fut = self._waiter(error("timeout", "the read could not be confirmed with a quorum in time"))
         self._reads.append((cmd, fut))
         self.kick()
-        try:
-            return await asyncio.wait_for(fut, self.opts.request_timeout_s)
-        except TimeoutError:
-            return error("timeout", "the read could not be confirmed with a quorum in time")
+        return await fut
 
     def _not_leader(self, leader: str | None) -> Reply:
         if leader is None or leader == self.id:
@@ -341,7 +352,8 @@ class Node:
     async def forward(self, peer: str, req: dict[str, Any], ctx: TraceContext) -> Reply:
         """Send ``req`` to ``peer`` over the peer link and wait for its answer."""
         fid = next(self._forward_ids)
-        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        code = "timeout" if req.get("op") in (*READ_OPS, "trace") else "unknown"
+        fut = self._waiter(error(code, f"no answer from {peer} in time"))
         # Planted bug ``lost-context``: the next node starts a trace of its own.
         wire_ctx = None if "lost-context" in self.bugs else ctx.to_wire()
         frame = {"t": "fwd", "fid": fid, "from": self.id, "req": req, "ctx": wire_ctx}
@@ -349,10 +361,7 @@ class Node:
             return error("unavailable", f"{self.id} cannot reach {peer}")
         self._forwards[fid] = fut
         try:
-            return await asyncio.wait_for(fut, self.opts.request_timeout_s)
-        except TimeoutError:
-            code = "timeout" if req.get("op") in (*READ_OPS, "trace") else "unknown"
-            return error(code, f"no answer from {peer} in time")
+            return await fut
         finally:
             self._forwards.pop(fid, None)
 

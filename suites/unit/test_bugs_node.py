@@ -50,11 +50,12 @@ def options(tmp_path, *bugs: str, peers=("n2", "n3")) -> NodeOptions:
     )
 
 
-async def running(opts: NodeOptions) -> tuple[Node, asyncio.Task]:
+async def running(opts: NodeOptions) -> tuple[Node, asyncio.Future]:
     node = Node(opts, seed=1)
     for peer in node.links:
         node.links[peer] = RecordingLink()  # type: ignore[assignment]
-    return node, asyncio.get_running_loop().create_task(node.ready_loop())
+    loops = asyncio.gather(node.ready_loop(), node.tick_loop())
+    return node, loops
 
 
 def win_election(node: Node) -> None:
@@ -66,7 +67,7 @@ def win_election(node: Node) -> None:
     node.kick()
 
 
-async def stop(node: Node, task: asyncio.Task) -> None:
+async def stop(node: Node, task: asyncio.Future) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
