@@ -80,20 +80,50 @@ RETURNING r.id, r.payload, r.attempts, r.max_attempts, r.claim_id
 def claim(conn: Any, instance_id: str, n: int, queue: str = "default") -> list[Claimed]:
     """Claim up to ``n`` of the oldest due pending records (FIFO by id)."""
     params = {"me": instance_id, "queue": queue, "n": n}
-    with conn.transaction():
-        if bugs.enabled("double-claim"):
+    if bugs.enabled("double-claim"):
+        with conn.transaction():
             ids = [row[0] for row in conn.execute(_BUGGY_SELECT_SQL, params)]
             if not ids:
                 return []
             rows = conn.execute(_BUGGY_UPDATE_SQL, {**params, "ids": ids}).fetchall()
-        else:
-            rows = conn.execute(_CLAIM_SQL, params).fetchall()
+    else:
+        # One statement: atomic on its own, and one round trip.
+        rows = conn.execute(_CLAIM_SQL, params).fetchall()
+        _commit(conn)
     rows.sort(key=lambda row: row[0])  # RETURNING order is not promised
     return [Claimed(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
-def _fenced(outcomes: list[Outcome]) -> tuple[list[int], list[int]]:
-    return [o.record.id for o in outcomes], [o.record.claim_id for o in outcomes]
+_SETTLE_SQL = """
+WITH d AS (
+    SELECT * FROM unnest(%(ids)s::bigint[], %(claims)s::bigint[], %(oks)s::boolean[],
+                         %(texts)s::text[]) AS d(id, claim_id, ok, text)),
+done AS (
+    UPDATE queue_records AS r
+       SET status = 'completed', completed_at = now(), last_error = NULL
+      FROM d
+     WHERE d.ok AND r.id = d.id {fence}
+ RETURNING r.id, r.attempts, d.claim_id, d.text),
+results AS (
+    INSERT INTO queue_results (record_id, instance_id, claim_id, attempt, output)
+    SELECT id, %(me)s, claim_id, attempts, text FROM done),
+bad AS (
+    UPDATE queue_records AS r
+       SET status = CASE WHEN {limit} THEN 'failed' ELSE 'pending' END,
+           run_after = now() + make_interval(secs => least(
+               %(cap)s, %(base)s * power(2, greatest(r.attempts - 1, 0)))),
+           last_error = d.text, claimed_by = NULL, claim_id = NULL
+      FROM d
+     WHERE NOT d.ok AND r.id = d.id AND r.claim_id = d.claim_id AND r.status = 'processing'
+ RETURNING r.id),
+counts AS (SELECT (SELECT count(*) FROM done) AS completed, (SELECT count(*) FROM bad) AS failed),
+tally AS (
+    UPDATE queue_processors AS p
+       SET processed = p.processed + c.completed, failed = p.failed + c.failed
+      FROM counts AS c
+     WHERE p.instance_id = %(me)s AND (c.completed > 0 OR c.failed > 0))
+SELECT completed, failed FROM counts
+"""
 
 
 def settle(
@@ -103,71 +133,42 @@ def settle(
     backoff_base_s: float = 0.5,
     backoff_cap_s: float = 60.0,
 ) -> tuple[int, int]:
-    """Record a batch's outcomes in one transaction; returns (completed, failed).
+    """Record a batch's outcomes in one statement; returns (completed, failed).
 
     Successes are completed and their results written; failures go back to
     ``pending`` after an exponential backoff, or to ``failed`` once they have
     used ``max_attempts``. Rows whose claim is no longer ours are skipped.
+    One statement is one transaction and one round trip.
     """
-    done = [o for o in outcomes if o.ok]
-    bad = [o for o in outcomes if not o.ok]
-    completed = failed = 0
-    double = bugs.enabled("double-claim")
-    with conn.transaction():
-        if done:
-            ids, claims = _fenced(done)
-            outputs = [o.output for o in done]
-            # The buggy protocol has no fence either: it completes whatever
-            # ids it processed, so a record taken twice is completed twice.
-            fence = "" if double else "AND r.claim_id = d.claim_id AND r.status = 'processing'"
-            cur = conn.execute(
-                f"""
-                WITH d AS (SELECT * FROM unnest(%(ids)s::bigint[], %(claims)s::bigint[],
-                                                %(outputs)s::text[]) AS d(id, claim_id, output)),
-                     u AS (UPDATE queue_records AS r
-                              SET status = 'completed', completed_at = now(), last_error = NULL
-                             FROM d
-                            WHERE r.id = d.id {fence}
-                        RETURNING r.id, r.attempts, d.claim_id, d.output)
-                INSERT INTO queue_results (record_id, instance_id, claim_id, attempt, output)
-                SELECT id, %(me)s, claim_id, attempts, output FROM u
-                """,
-                {"ids": ids, "claims": claims, "outputs": outputs, "me": instance_id},
-            )
-            completed = cur.rowcount
-        if bad:
-            ids, claims = _fenced(bad)
-            errors = [o.error[:1000] for o in bad]
-            # retry-forever: the limit is never consulted.
-            limit = "false" if bugs.enabled("retry-forever") else "r.attempts >= r.max_attempts"
-            cur = conn.execute(
-                f"""
-                WITH d AS (SELECT * FROM unnest(%(ids)s::bigint[], %(claims)s::bigint[],
-                                                %(errors)s::text[]) AS d(id, claim_id, error))
-                UPDATE queue_records AS r
-                   SET status = CASE WHEN {limit} THEN 'failed' ELSE 'pending' END,
-                       run_after = now() + make_interval(secs => least(
-                           %(cap)s, %(base)s * power(2, greatest(r.attempts - 1, 0)))),
-                       last_error = d.error, claimed_by = NULL, claim_id = NULL
-                  FROM d
-                 WHERE r.id = d.id AND r.claim_id = d.claim_id AND r.status = 'processing'
-                """,
-                {
-                    "ids": ids,
-                    "claims": claims,
-                    "errors": errors,
-                    "base": backoff_base_s,
-                    "cap": backoff_cap_s,
-                },
-            )
-            failed = cur.rowcount
-        if completed or failed:
-            conn.execute(
-                "UPDATE queue_processors SET processed = processed + %s, failed = failed + %s"
-                " WHERE instance_id = %s",
-                (completed, failed, instance_id),
-            )
-    return completed, failed
+    if not outcomes:
+        return 0, 0
+    # The buggy protocol has no fence either: it completes whatever ids it
+    # processed, so a record taken twice is completed twice.
+    fence = (
+        ""
+        if bugs.enabled("double-claim")
+        else "AND r.claim_id = d.claim_id AND r.status = 'processing'"
+    )
+    # retry-forever: the limit is never consulted.
+    limit = "false" if bugs.enabled("retry-forever") else "r.attempts >= r.max_attempts"
+    params = {
+        "ids": [o.record.id for o in outcomes],
+        "claims": [o.record.claim_id for o in outcomes],
+        "oks": [o.ok for o in outcomes],
+        "texts": [o.output if o.ok else o.error[:1000] for o in outcomes],
+        "me": instance_id,
+        "base": backoff_base_s,
+        "cap": backoff_cap_s,
+    }
+    row = conn.execute(_SETTLE_SQL.format(fence=fence, limit=limit), params).fetchone()
+    _commit(conn)
+    return int(row[0]), int(row[1])
+
+
+def _commit(conn: Any) -> None:
+    """Outside autocommit a statement opened a transaction: end it."""
+    if not conn.autocommit:
+        conn.commit()
 
 
 def release(conn: Any, instance_id: str, records: list[Claimed] | None = None) -> int:

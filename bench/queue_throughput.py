@@ -1,0 +1,142 @@
+"""Claim + complete throughput of the queue processors against a raw psycopg
+SKIP LOCKED loop, measured in the same run on the same server.
+
+For batch sizes 1/10/100 and 1/2/4/8 workers: enqueue records, start the
+workers as separate processes, and take the rate from the database
+(first claim to last completion), so process start-up is not counted.
+The raw loop is the least a worker can do: one UPDATE ... SKIP LOCKED ...
+RETURNING to claim, one UPDATE to complete. The processor adds what makes
+it safe: the claim-id fence, a result row per record, transactions, the
+heartbeat and the pool.
+
+    .venv/bin/python bench/queue_throughput.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+
+from bench._results import record
+from distlab.pg import Postgres
+from reference_system.queue import enqueue_bulk, migrate
+
+RAW_CLAIM = """
+UPDATE queue_records SET status = 'processing', claimed_by = %(me)s, claimed_at = now()
+ WHERE id IN (SELECT id FROM queue_records WHERE status = 'pending'
+               ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED)
+RETURNING id
+"""
+RAW_COMPLETE = (
+    "UPDATE queue_records SET status = 'completed', completed_at = now() WHERE id = ANY(%s)"
+)
+
+
+def raw_worker(dsn: str, batch: int, me: str) -> None:
+    """The baseline: claim and complete in a tight loop until the queue is empty."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while True:
+            ids = [r[0] for r in conn.execute(RAW_CLAIM, {"me": me, "n": batch})]
+            if not ids:
+                return
+            conn.execute(RAW_COMPLETE, (ids,))
+
+
+def _records_for(batch: int, quick: bool) -> int:
+    n = {1: 3_000, 10: 12_000, 100: 40_000}[batch]
+    return n // 4 if quick else n
+
+
+def _reset(dsn: str, records: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE queue_records, queue_results, queue_processors")
+        enqueue_bulk(conn, ({"i": i} for i in range(records)))
+        conn.execute("VACUUM ANALYZE queue_records")
+
+
+def _rate(dsn: str, records: int) -> float:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT count(*), extract(epoch FROM max(completed_at) - min(claimed_at))"
+            " FROM queue_records WHERE status = 'completed'"
+        ).fetchone()
+    assert row is not None
+    done, seconds = int(row[0]), float(row[1] or 0)
+    if done != records:
+        raise SystemExit(f"only {done} of {records} records completed")
+    return done / seconds if seconds > 0 else float("inf")
+
+
+def run(dsn: str, kind: str, batch: int, workers: int, records: int) -> float:
+    """Records per second for ``workers`` processes of ``kind`` at ``batch``."""
+    _reset(dsn, records)
+    if kind == "raw":
+        argv = [sys.executable, __file__, "--raw-worker", dsn, str(batch)]
+    else:
+        argv = [
+            *(sys.executable, "-m", "reference_system.processor", "--dsn", dsn),
+            *("--batch", str(batch), "--exit-when-empty", "--no-migrate", "--poll", "0.01"),
+        ]
+    procs = [
+        subprocess.Popen([*argv, f"w{i}"] if kind == "raw" else argv, stdout=subprocess.DEVNULL)
+        for i in range(workers)
+    ]
+    try:
+        for p in procs:
+            if p.wait(timeout=600) != 0:
+                raise SystemExit(f"a {kind} worker failed with exit code {p.returncode}")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return _rate(dsn, records)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a quarter of the records")
+    ap.add_argument("--no-record", action="store_true", help="print only; leave RESULTS.md alone")
+    ap.add_argument(
+        "--raw-worker", nargs=3, metavar=("DSN", "BATCH", "NAME"), help=argparse.SUPPRESS
+    )
+    args = ap.parse_args()
+    if args.raw_worker:
+        raw_worker(args.raw_worker[0], int(args.raw_worker[1]), args.raw_worker[2])
+        return 0
+    with Postgres.start() as pg:
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            migrate(conn)
+        print(
+            f"PostgreSQL {pg!r}; workers are processes; rates from first claim to last completion"
+        )
+        print(f"{'batch':>5} {'workers':>7} {'raw rec/s':>10} {'processor rec/s':>16} {'ratio':>6}")
+        for batch in (1, 10, 100):
+            for workers in (1, 2, 4, 8):
+                records = _records_for(batch, args.quick)
+                started = time.monotonic()
+                raw = run(pg.dsn, "raw", batch, workers, records)
+                ours = run(pg.dsn, "processor", batch, workers, records)
+                print(
+                    f"{batch:>5} {workers:>7} {raw:>10,.0f} {ours:>16,.0f} {ours / raw:>6.2f}"
+                    f"   ({time.monotonic() - started:.1f} s)",
+                    flush=True,
+                )
+                name = f"queue_claim_complete b{batch} x{workers}"
+                if args.no_record:
+                    continue
+                record(f"{name} raw", raw, "records/s")
+                record(f"{name} processor", ours, "records/s")
+                record(f"{name} processor/raw", ours / raw, "ratio")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
