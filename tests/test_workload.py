@@ -226,6 +226,13 @@ def test_open_loop_never_exceeds_its_rate(server: RegisterServer) -> None:
     w = _run(recorder, server.address, clients=4, duration_s=0.4, rate=50)
     # ops are due every 1/rate s from the start and none is due at or after the end
     assert w.summary().ops <= 20  # (a loaded machine may start even fewer)
+    # and never early: the k-th op starts no sooner than k / rate after the start
+    recorder = HistoryRecorder()
+    w = _run(recorder, server.address, clients=4, max_ops=10, rate=100)
+    start_ns = w.started_at_ns
+    invokes = sorted(r["time"] for r in recorder.records if r["type"] == "invoke")
+    assert len(invokes) == 10
+    assert all(t >= start_ns + k * 10_000_000 for k, t in enumerate(invokes))
 
 
 def test_client_that_cannot_open_does_not_hang_the_run() -> None:

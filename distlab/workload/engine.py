@@ -60,7 +60,8 @@ class _Schedule:
         self.max_ops = max_ops
         self.duration_s = duration_s
         self.rate = rate
-        self.start = time.monotonic()
+        self.start_ns = time.monotonic_ns()
+        self.start = self.start_ns / 1e9
         self.issued = 0
         self.stopped = threading.Event()
         self.lag_s = 0.0  # open loop: how late the latest op started
@@ -181,6 +182,11 @@ class Workload:
     def started(self) -> bool:
         return self._schedule is not None
 
+    @property
+    def started_at_ns(self) -> int:
+        """When the schedule started, on the history's clock (``time.monotonic_ns``)."""
+        return 0 if self._schedule is None else self._schedule.start_ns
+
     def stop(self) -> None:
         """Issue no more ops; running ones finish (or time out)."""
         if self._schedule is not None:
@@ -260,9 +266,9 @@ class Workload:
             due = schedule.take()
             if due is None:
                 return
-            wait = due - time.monotonic()
-            if wait > 0 and schedule.stopped.wait(wait):
-                return
+            while (wait := due - time.monotonic()) > 0:  # open loop: never early
+                if schedule.stopped.wait(wait):
+                    return
             schedule.lag_s = max(0.0, time.monotonic() - due)
             slot.ops += 1
             f, value = self.mix.pick(rng, slot.ops)
