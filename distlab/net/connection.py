@@ -166,6 +166,11 @@ class Connection:
 
     def changed(self) -> None:
         """The faults on one of our flows changed."""
+        if self.outbound.broken or self.inbound.broken:
+            # Healed after bytes vanished: a real connection would have timed
+            # out or been reset, never resumed with a hole in the stream.
+            self.reset()
+            return
         self.outbound.changed()
         self.inbound.changed()
 

@@ -50,6 +50,7 @@ class Direction:
         self.source_done = False  # the sender closed or half-closed
         self.finished = False  # we passed the close on
         self.dead = False  # the connection is going away: ignore everything
+        self.gap = False  # bytes vanished here: the stream has a hole in it
         self.on_finish: Callable[[], None] = lambda: None
 
     # -- input ------------------------------------------------------------
@@ -74,6 +75,7 @@ class Direction:
             self.out.write(data)
             return bool(self.out.get_write_buffer_size())
         if faults is not None and faults.block:
+            self.gap = True
             return False  # blackhole: the bytes vanish
         now = self.loop.time()
         due = now
@@ -119,10 +121,18 @@ class Direction:
             self.timer = None
         faults = self.faults()
         if faults is not None and faults.block:
+            self.gap = self.gap or bool(self.queue)
             self.queue.clear()
             self.queued = 0
         self._update_source()
         self._pump()
+
+    @property
+    def broken(self) -> bool:
+        """Bytes vanished and the flow is open again: TCP would never deliver a
+        stream with a hole, so the connection must end instead."""
+        faults = self.faults()
+        return self.gap and (faults is None or faults.block is None)
 
     def _schedule(self) -> None:
         if self.timer is not None or not self.queue or not self.ready:
