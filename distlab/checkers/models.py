@@ -105,7 +105,9 @@ class Register(Model):
         return None
 
     def validate(self, f: str, value: Any, output: Any, completed: bool) -> None:
-        if f == "cas" and not (isinstance(value, tuple) and len(value) == 2):
+        if f == "cas" and (
+            type(value) is not tuple or len(value) != 2  # a JSON array, not an object
+        ):
             raise ValueError(f"cas value must be [expected, new], got {show(value)}")
 
     def step(self, state: Hashable, f: str, value: Any, output: Any) -> tuple[bool, Hashable]:
