@@ -28,7 +28,7 @@ from distlab.checkers import (
 from distlab.checkers.linearizability import partitions
 from distlab.workload.simulate import hard_history, mutate_read, simulate
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def oracle(ops: Sequence[Op], model: Model) -> bool:
@@ -127,7 +127,7 @@ def _agrees(recs: list[dict[str, Any]], model: Model) -> None:
     assert result.verdict is expected, recs
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**32),
     n=st.integers(1, 120),
@@ -145,7 +145,7 @@ def test_histories_of_a_correct_store_are_never_called_invalid(
     assert check_linearizable(from_records(recs, model=m), m).verdict is Verdict.VALID
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32), n=st.integers(2, 9), model=st.sampled_from(["register", "kv"]))
 def test_mutated_small_histories_agree_with_brute_force(seed: int, n: int, model: str) -> None:
     rng = random.Random(seed)
