@@ -271,6 +271,14 @@ def test_kv_mix_appends_unique_tokens() -> None:
     assert len(set(values)) == 100
 
 
+def test_a_plain_mix_gets_values_for_known_functions() -> None:
+    mix = OpMix({"write": 1, "cas": 1, "read": 1, "frob": 1})
+    rng = random.Random(1)
+    picked = {f: v for f, v in (mix.pick(rng, n) for n in range(200))}
+    assert picked["write"] in range(5) and len(picked["cas"]) == 2
+    assert picked["read"] is None and picked["frob"] is None
+
+
 def test_live_samples_go_out_as_events(
     tmp_path: Path, server: RegisterServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -56,9 +56,20 @@ class Keys:
         return self.names[min(bisect.bisect_right(self._cum, x), len(self.names) - 1)]
 
 
+# Values for the built-in models' functions when a mix names no generator:
+# small register values so that cas ops contend, unique append tokens.
+DEFAULT_VALUES: dict[str, ValueGen] = {
+    "write": lambda rng, n: rng.randrange(5),
+    "cas": lambda rng, n: [rng.randrange(5), rng.randrange(5)],
+    "put": lambda rng, n: f"v{rng.randrange(1000)};",
+    "append": lambda rng, n: f"{n};",
+}
+
+
 @dataclass
 class OpMix:
-    """``f`` names with weights, and how to make each one's value (default ``None``)."""
+    """``f`` names with weights, and how to make each one's value: ``values[f]``,
+    else ``DEFAULT_VALUES[f]`` for the built-in models' functions, else ``None``."""
 
     weights: Mapping[str, float]
     values: Mapping[str, ValueGen] = field(default_factory=dict)
@@ -75,7 +86,7 @@ class OpMix:
         """The next ``(f, value)``; ``n`` is unique per client (for unique values)."""
         x = rng.random() * self._cum[-1]
         f = self._fs[min(bisect.bisect_right(self._cum, x), len(self._fs) - 1)]
-        gen = self.values.get(f)
+        gen = self.values.get(f) or DEFAULT_VALUES.get(f)
         return f, gen(rng, n) if gen is not None else None
 
 
@@ -92,13 +103,7 @@ def register_mix(read: float = 2, write: float = 1, cas: float = 1, values: int 
 
 def kv_mix(get: float = 2, put: float = 1, append: float = 1, delete: float = 0) -> OpMix:
     """The kv model's ops; appended tokens are unique so every append is traceable."""
-    return OpMix(
-        {"get": get, "put": put, "append": append, "delete": delete},
-        {
-            "put": lambda rng, n: f"v{rng.randrange(1000)};",
-            "append": lambda rng, n: f"{n};",
-        },
-    )
+    return OpMix({"get": get, "put": put, "append": append, "delete": delete})
 
 
 def _positive(name: str, n: int) -> int:
