@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "check",
         help="check history files for linearizability and print their stats",
-        description="Check Jepsen-style JSON-lines histories for linearizability "
+        description="Check Jepsen-style JSON-lines histories for linearizability\n"
         "(WGL per key, time-boxed) and print throughput, latency and availability.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -91,6 +92,10 @@ def load_model(spec: str) -> Any:
             "or module:Class for your own"
         )
     module_name, _, cls_name = spec.partition(":")
+    # The `distlab` script's sys.path starts at its own bin directory; a model
+    # module in the current directory should be found, as with `python -m`.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         cls = getattr(importlib.import_module(module_name), cls_name)
     except (ImportError, AttributeError) as e:
