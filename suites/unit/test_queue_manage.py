@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -76,3 +80,21 @@ def test_health_of_an_unreachable_database_is_a_report_not_an_exception() -> Non
     )
     assert not report.database_ok
     assert report.error and "\n" not in report.error
+
+
+def test_queue_command_line_enqueues_reports_and_refuses_bad_json(
+    pg_schema: str, tmp_path: Path
+) -> None:
+    def queue_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "reference_system.queue", "--dsn", pg_schema, *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+    assert queue_cli("migrate").returncode == 0
+    records = tmp_path / "records.jsonl"
+    records.write_text('{"a": 1}\n\n{"b": 2}\n')
+    assert queue_cli("enqueue", '{"x": 1}', "--file", str(records)).returncode == 0
+    status = queue_cli("status")
+    assert json.loads(status.stdout) == {"pending": 3, "processing": 0, "completed": 0, "failed": 0}
+    bad = queue_cli("enqueue", "{oops")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "argument 1: not JSON" in bad.stderr
