@@ -85,8 +85,19 @@ def test_partition_makes_bytes_vanish_on_an_open_connection(net: Network, pair) 
     server.sendall(b"gone")
     assert silent(server) and silent(client)  # hangs, no reset: a pulled cable
     net.heal()
-    # TCP never resumes a stream with a hole in it: the connection is reset
-    # rather than delivering what follows "lost" as if nothing happened.
+    client.sendall(b"two")
+    assert recv_exactly(server, 3) == b"two"  # "lost" vanished, it is not delivered late
+    server.sendall(b"back")
+    assert recv_exactly(client, 4) == b"back"
+
+
+def test_heal_can_reset_connections_that_lost_bytes(net: Network, pair) -> None:
+    client, server = pair
+    net.partition([["n1"], ["n2"]])
+    client.sendall(b"lost")
+    assert silent(server)
+    net.heal(reset_gaps=True)
+    # As TCP would end it, rather than deliver what follows "lost" as if nothing happened.
     with pytest.raises(ConnectionResetError):
         client.recv(1)
 
@@ -95,7 +106,7 @@ def test_a_connection_that_lost_nothing_survives_a_partition(net: Network, pair)
     client, server = pair
     net.partition([["n1"], ["n2"]])
     assert silent(client)
-    net.heal()
+    net.heal(reset_gaps=True)
     client.sendall(b"still here")
     assert recv_exactly(server, 10) == b"still here"
 

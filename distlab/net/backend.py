@@ -42,8 +42,9 @@ class Backend(Protocol):
         """One entry point for every dialler of ``dst``; diallers are told apart by ``identify``."""
         ...
 
-    def apply(self, changes: dict[Flow, FlowFaults]) -> None:
-        """Set the faults of each flow (healthy = clear), acting on live connections."""
+    def apply(self, changes: dict[Flow, FlowFaults], reset_gaps: bool = False) -> None:
+        """Set the faults of each flow (healthy = clear), acting on live connections;
+        ``reset_gaps``: reset connections that lost bytes and are open again."""
         ...
 
     def set_topology(self, links: list[Flow] | None) -> None:
@@ -194,10 +195,10 @@ class ProxyBackend:
             )
         )
 
-    def apply(self, changes: dict[Flow, FlowFaults]) -> None:
+    def apply(self, changes: dict[Flow, FlowFaults], reset_gaps: bool = False) -> None:
         if changes:
             wire = [[s, d, None if f.healthy else f.as_wire()] for (s, d), f in changes.items()]
-            self.request("set_faults", faults=wire)
+            self.request("set_faults", faults=wire, reset_gaps=reset_gaps)
 
     def set_topology(self, links: list[Flow] | None) -> None:
         self.request("set_topology", links=None if links is None else [list(f) for f in links])

@@ -164,11 +164,13 @@ class Connection:
         self.inbound.source = transport
         self.outbound.attach(transport)
 
-    def changed(self) -> None:
-        """The faults on one of our flows changed."""
-        if self.outbound.broken or self.inbound.broken:
-            # Healed after bytes vanished: a real connection would have timed
-            # out or been reset, never resumed with a hole in the stream.
+    def changed(self, reset_gaps: bool = False) -> None:
+        """The faults on one of our flows changed.
+
+        ``reset_gaps``: a connection that lost bytes and is open again is reset
+        -- what TCP would do (time out) rather than resume with a hole.
+        """
+        if reset_gaps and (self.outbound.broken or self.inbound.broken):
             self.reset()
             return
         self.outbound.changed()

@@ -225,14 +225,20 @@ class Network:
         )
         return count
 
-    def heal(self, links: Iterable[LinkSpec] | None = None) -> None:
-        """Clear faults on ``links`` (and take them out of the partition); None heals everything."""
+    def heal(self, links: Iterable[LinkSpec] | None = None, *, reset_gaps: bool = False) -> None:
+        """Clear faults on ``links`` (and take them out of the partition); None heals everything.
+
+        A connection that lost bytes to a drop resumes with that hole in its
+        stream (as with Toxiproxy). ``reset_gaps=True`` resets such connections
+        instead -- what real TCP amounts to (a retransmission timeout), so a
+        system under test never parses a stream no real network could produce.
+        """
         with self._lock:
             if links is None:
                 self._link_faults.clear()
                 had = self._partition is not None
                 self._partition = None
-                self._sync()
+                self._sync(reset_gaps)
                 if had:
                     events.emit(events.PARTITION, shape=None, groups=[], cut=[], mode=None)
                 return
@@ -242,7 +248,7 @@ class Network:
             if self._partition is not None:
                 p = self._partition
                 self._partition = Partition(p.shape, p.groups, p.cut - set(flows))
-            self._sync()
+            self._sync(reset_gaps)
 
     def _change(self, links: Iterable[LinkSpec] | None, **faults: Any) -> None:
         for flow in self._resolve(links):
@@ -280,7 +286,7 @@ class Network:
                     table[flow] = current.merge(block=self._partition_mode)
         return table
 
-    def _sync(self) -> None:
+    def _sync(self, reset_gaps: bool = False) -> None:
         """Send the backend what changed, then tell listeners."""
         if self._closed:
             raise UsageError("the network is closed")
@@ -290,7 +296,7 @@ class Network:
             for flow in set(new) | set(self._applied)
             if new.get(flow, HEALTHY) != self._applied.get(flow, HEALTHY)
         }
-        self.backend.apply(changes)
+        self.backend.apply(changes, reset_gaps)
         self._applied = new
         for (src, dst), faults in sorted(changes.items()):
             events.emit(events.LINK_STATE, src=src, dst=dst, faults=faults.to_dict())

@@ -141,8 +141,11 @@ class Switchboard:
         )
         return await self._listen(proxy, port)
 
-    async def op_set_faults(self, faults: list[list[Any]]) -> int:
-        """Set (or with ``None``, clear) the faults of each ``[src, dst, faults]``; returns flows changed."""
+    async def op_set_faults(self, faults: list[list[Any]], reset_gaps: bool = False) -> int:
+        """Set (or with ``None``, clear) the faults of each ``[src, dst, faults]``; returns flows changed.
+
+        ``reset_gaps``: reset the connections that lost bytes and are open again.
+        """
         touched: set[Connection] = set()
         for src, dst, wire in faults:
             flow = (src, dst)
@@ -158,7 +161,7 @@ class Switchboard:
             if self.rejects(conn):
                 conn.reset()
             else:
-                conn.changed()
+                conn.changed(reset_gaps)
         return len(faults)
 
     async def op_set_topology(self, links: list[list[str]] | None) -> int:
