@@ -169,6 +169,15 @@ class StateMachine:
             return {"ok": True, "owner": self.registry.get(cmd["name"])}
         raise BadCommand(f"not a read: {cmd['op']!r}")
 
+    def preview(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """The result ``cmd`` would have if applied now, leaving the state untouched.
+
+        Only the ``lost-ack`` planted bug uses it (to answer before the commit);
+        it copies the state, so it costs O(state) per call.
+        """
+        scratch = StateMachine(kv=dict(self.kv), registry=dict(self.registry), event_seq=self.event_seq)
+        return scratch._apply(cmd)[0]
+
     def register_local(self, name: str, owner: str) -> None:
         """Apply a registration outside the log (only the ``registry-no-sync`` bug does this)."""
         self.registry[name] = owner

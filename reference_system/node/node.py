@@ -236,12 +236,7 @@ class Node:
         for e in rd.entries:
             waiter = self._waiting.pop(e.index, None)
             if waiter is not None and e.kind == EntryKind.NORMAL:
-                cmd = json.loads(e.data)
-                guess: Reply = {"ok": True}
-                if cmd.get("op") == "cas":
-                    swapped = self.sm.kv.get(cmd["key"]) == cmd["expected"]
-                    guess = {"ok": True, "swapped": swapped, "value": cmd["value"]}
-                _resolve(waiter[1], guess)
+                _resolve(waiter[1], self.sm.preview(json.loads(e.data)))
 
     def _notice_role_change(self) -> None:
         role, term = self.core.role, self.core.term

@@ -121,3 +121,19 @@ def test_a_snapshot_taken_anywhere_then_the_rest_of_the_log_gives_the_same_state
     restored = StateMachine.restore(head.snapshot())
     apply_all(restored, cmds[cut:])
     assert restored.snapshot() == whole.snapshot()
+
+
+def test_preview_answers_like_apply_without_changing_anything():
+    sm = StateMachine()
+    apply_all(sm, [{"op": "put", "key": "x", "value": 1}, {"op": "register", "name": "n", "owner": "a"}])
+    before = sm.snapshot()
+    cmds = [
+        {"op": "cas", "key": "x", "expected": 1, "value": 2},
+        {"op": "delete", "key": "x"},
+        {"op": "register", "name": "n", "owner": "b"},
+        {"op": "publish", "topic": "t", "message": None},
+    ]
+    for cmd in map(parse_command, cmds):
+        previewed = sm.preview(cmd)
+        assert sm.snapshot() == before
+        assert previewed == StateMachine.restore(before).apply(3, cmd)[0]
