@@ -22,6 +22,10 @@ from distlab.events import read_events
 from distlab.runner import Run
 
 DATA = Path(__file__).parent / "data"
+# The throwaway suites are check_*.py (so `pytest tests/` skips them) and need
+# none of the heavy plugins: without them each pytest starts seconds sooner here.
+PYTEST_ARGS = ["-o", "python_files=check_*.py", "-p", "no:hypothesispytest",
+               "-p", "no:textual-snapshot", "-p", "no:syrupy"]
 
 
 def write_config(tmp_path: Path, layers: dict[str, dict[str, Any]], gates: str = "") -> Path:
@@ -32,7 +36,7 @@ def write_config(tmp_path: Path, layers: dict[str, dict[str, Any]], gates: str =
         suites = opts.pop("suite")
         paths = [str(DATA / s) for s in ([suites] if isinstance(suites, str) else suites)]
         lines.append(f"paths = {json.dumps(paths)}")
-        lines.append('args = ["-o", "python_files=check_*.py"]')
+        lines.append(f"args = {json.dumps(PYTEST_ARGS)}")
         for key, value in opts.items():
             lines.append(f"{key} = {json.dumps(value)}")
         lines.append("")
