@@ -91,7 +91,7 @@ class Node:
             snapshot=rec.snapshot,
             entries=rec.entries,
         )
-        self.links = {pid: PeerLink(pid, addr) for pid, addr in opts.peers.items()}
+        self.links = {pid: PeerLink(pid, addr, opts.id) for pid, addr in opts.peers.items()}
         self.peer_server = PeerServer(self.on_peer_frame)
         #: called with each applied event; the client front end delivers it to subscribers
         self.on_event: Callable[[Event], None] = lambda event: None

@@ -34,8 +34,12 @@ CONNECT_TIMEOUT_S = 1.0
 class PeerLink:
     """The outbound connection from this node to one peer, re-dialled when it breaks."""
 
-    def __init__(self, peer: str, address: tuple[str, int]) -> None:
+    def __init__(self, peer: str, address: tuple[str, int], own_id: str = "") -> None:
         self.peer = peer
+        # First frame on every connection: says who dials, so that an ingress proxy
+        # (one proxy per node, shared by all diallers) can tell links apart with a
+        # regex such as '"from":"([^"]+)"'. Receivers ignore it.
+        self._hello = codec.encode({"t": "hello", "from": own_id})
         self.address = address
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
@@ -75,6 +79,7 @@ class PeerLink:
                 delay = min(RECONNECT_MAX_S, delay * 2)
                 continue
             delay = RECONNECT_MIN_S
+            writer.write(self._hello)
             self._writer = writer
             try:
                 # Nothing comes back on an outbound link; reading only tells us it closed.

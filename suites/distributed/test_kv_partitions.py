@@ -96,3 +96,16 @@ def test_a_leader_cut_off_from_its_followers_acknowledges_no_write(cluster, kv):
     lost = [i for i in acked if kv.run(reader.get(f"w{i}")).value != i]
     assert not lost, f"acknowledged writes {lost} were lost after the heal"
     assert not acked, f"writes {acked} were acknowledged by a leader that could not reach a majority"
+
+
+@pytest.mark.cluster(wiring="ingress", ingress_identify='"from":"([^"]+)"')
+def test_ingress_wiring_partitions_the_same_way(cluster, kv):
+    # One proxy per node, told who dials by the hello frame each peer link starts with.
+    old = kv.leader()
+    others = [n for n in cluster.ids if n != old]
+    cluster.net.partition([[old], others])
+    assert kv.leader(others) != old
+    kv.wait(f"{old} to say quorum: false", lambda: no_quorum(kv, old))
+    cluster.net.heal()
+    kv.leader()
+    assert kv.run(kv.client(timeout=5.0).put("after-heal", 1)).ok
