@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 import pytest
+import xmlschema
 
 from distlab.config.loader import load
 from distlab.errors import LabError, UsageError
@@ -118,6 +119,7 @@ def test_a_hung_layer_is_killed_at_its_timeout_with_nothing_left(tmp_path: Path)
     child = int((run.run_dir / "hang-child.pid").read_text())
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
     assert recorded_pids_alive(run.run_dir) == []
+    xmlschema.XMLSchema(DATA / "junit-xunit10.xsd").validate(run.run_dir / "junit.xml")
 
 
 def test_broken_layers_are_reported_as_what_they_are(tmp_path: Path) -> None:
@@ -144,6 +146,8 @@ def test_broken_layers_are_reported_as_what_they_are(tmp_path: Path) -> None:
     assert {t.name: t.outcome for t in unit.tests} == {"test_before": "passed", "test_exits": "error"}
     # Optional layers only: the run passes, but never as "0 tests passed".
     assert result.exit_code == 0
+    # The JUnit of a run full of broken layers is still schema-valid XML.
+    xmlschema.XMLSchema(DATA / "junit-xunit10.xsd").validate(tmp_path / "reports" / "junit.xml")
 
 
 def test_a_failed_required_layer_stops_later_layers(tmp_path: Path) -> None:
