@@ -49,7 +49,9 @@ class Run:
     ) -> None:
         self.config = config
         self.base = plan.config_dir(config)
-        names = layers if isinstance(layers, list) else plan.select_layers(config, layers)
+        if isinstance(layers, list):
+            layers = ",".join(layers)
+        names = plan.select_layers(config, layers)
         if only is not None:
             names = [n for n in names if n in only]
         self.layers = names
