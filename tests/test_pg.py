@@ -306,3 +306,16 @@ def test_session_fixture_and_fresh_database(pg: Postgres, pg_database: str) -> N
         name = conn.execute("SELECT current_database()").fetchone()
     assert tables == (0,)
     assert name is not None and name[0].startswith("t_test_session_fixture")
+
+
+def test_redact_hides_passwords_and_describe_names_the_source() -> None:
+    from distlab.pg import redact
+
+    shown = redact("postgresql://u:s3cret@127.0.0.1:5433/db")
+    assert "s3cret" not in shown and "5433" in shown and "***" in shown
+    assert "s3cret" not in redact("host=x password=s3cret user=u")
+    assert redact("not a dsn ===") == "<unparseable DSN>"
+    for source in SOURCES:
+        if _available(source):
+            found = find_binaries(source)
+            assert found.describe().startswith(f"PostgreSQL {found.version} ({source}, ")

@@ -11,7 +11,7 @@ See docs/postgres.md.
 from __future__ import annotations
 
 from distlab.pg.binaries import BinarySet, embedded_bin_dir, find_binaries, system_bin_dirs
-from distlab.pg.probe import probe
+from distlab.pg.probe import probe, redact
 from distlab.pg.processes import PG_DSN_ENV, free_port, unprivileged_account
 from distlab.pg.server import Postgres, make_dsn
 
@@ -24,6 +24,7 @@ __all__ = [
     "free_port",
     "make_dsn",
     "probe",
+    "redact",
     "system_bin_dirs",
     "unprivileged_account",
 ]

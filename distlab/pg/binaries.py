@@ -44,6 +44,10 @@ class BinarySet:
     def major(self) -> int:
         return int(self.version.split(".")[0])
 
+    def describe(self) -> str:
+        """One line for people: ``PostgreSQL 15.14 (system, /usr/lib/postgresql/15/bin)``."""
+        return f"PostgreSQL {self.version} ({self.source}, {self.bin_dir})"
+
 
 def _usable(bin_dir: Path) -> bool:
     return all(os.access(bin_dir / name, os.X_OK) for name in _NEEDED)

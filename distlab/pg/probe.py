@@ -14,3 +14,16 @@ def probe(dsn: str, timeout_s: float = 3.0) -> str | None:
         text = " ".join(str(exc).split()) or type(exc).__name__
         return text
     return None
+
+
+def redact(dsn: str) -> str:
+    """``dsn`` with any password hidden, for messages and tables."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params = conninfo_to_dict(dsn)
+    except Exception:  # not parseable: show nothing of it rather than a secret
+        return "<unparseable DSN>"
+    if params.get("password"):
+        params["password"] = "***"
+    return make_conninfo("", **params)
