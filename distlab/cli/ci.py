@@ -7,8 +7,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
+
+# After this long without a line, --ci says what the running layers are doing.
+HEARTBEAT_QUIET_S = 60.0
+HEARTBEAT_CHECK_S = 5.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,15 +40,24 @@ def run(args: argparse.Namespace) -> int:
     # A cancelled CI job gets SIGTERM: stop like Ctrl-C, so the layers' process
     # trees are killed and the reports of what ran are still written.
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    quiet = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(printer, quiet), daemon=True)
+    beat.start()
     try:
         result = run.execute()
     finally:
+        quiet.set()
         signal.signal(signal.SIGTERM, previous)
     print_summary(result, console(sys.stdout))
     written = [p for p in (run.junit_path, run.summary_path) if p.exists()]
     if written:
         printer.line(f"distlab: wrote {' and '.join(map(str, written))}")
     return result.exit_code
+
+
+def _heartbeat(printer: Any, done: threading.Event) -> None:
+    while not done.wait(HEARTBEAT_CHECK_S):
+        printer.heartbeat(HEARTBEAT_QUIET_S)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
+import time
 from typing import Any, TextIO
 
 # Lines of a failure's traceback shown live; the JUnit and JSON keep all of it.
@@ -23,14 +25,51 @@ class ProgressPrinter:
         self.stream = stream or sys.stdout
         self.tracebacks = tracebacks
         self._attempt: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._last_line = time.monotonic()
+        # Per running layer: tests collected, tests ended, the test running and since when.
+        self._collected: dict[str, int] = {}
+        self._ended: dict[str, int] = {}
+        self._running: dict[str, tuple[str, float]] = {}
 
     def __call__(self, event: dict[str, Any]) -> None:
-        handler = getattr(self, "_" + str(event.get("kind", "")).replace(".", "_"), None)
+        kind = str(event.get("kind", ""))
+        layer = str(event.get("layer", ""))
+        with self._lock:
+            if kind == "test.start":
+                self._running[layer] = (str(event.get("nodeid", "")), time.monotonic())
+            elif kind == "test.end":
+                self._running.pop(layer, None)
+                self._ended[layer] = self._ended.get(layer, 0) + 1
+            elif kind == "layer.end":
+                self._collected.pop(layer, None)
+                self._running.pop(layer, None)
+        handler = getattr(self, "_" + kind.replace(".", "_"), None)
         if handler is not None:
             handler(event)
 
     def line(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        with self._lock:
+            print(text, file=self.stream, flush=True)
+            self._last_line = time.monotonic()
+
+    def heartbeat(self, quiet_s: float = 60.0) -> None:
+        """After ``quiet_s`` without output, say what each running layer is doing.
+
+        A long layer prints nothing while its tests pass; CI systems that kill
+        a job after minutes of silence, and people watching, need a sign of life.
+        """
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_line < quiet_s:
+                return
+            status = [
+                (layer, total, self._ended.get(layer, 0), self._running.get(layer))
+                for layer, total in self._collected.items()
+            ]
+        for layer, total, ended, running in status:
+            doing = f"; running {running[0]} for {now - running[1]:.0f}s" if running else ""
+            self.line(f"[{layer}] {ended} of {total} tests done{doing}")
 
     def _run_start(self, e: dict[str, Any]) -> None:
         self.line(f"distlab: run dir {e.get('run_dir')}")
@@ -46,8 +85,10 @@ class ProgressPrinter:
 
     def _collect(self, e: dict[str, Any]) -> None:
         layer = e.get("layer", "?")
+        n = len(e.get("tests") or [])
+        with self._lock:
+            self._collected[layer], self._ended[layer] = n, 0
         if self._attempt.get(layer, 0) == 0:
-            n = len(e.get("tests") or [])
             self.line(f"[{layer}] collected {n} test{'' if n == 1 else 's'}")
         for err in e.get("errors") or []:
             last = _last_line(str(err.get("message", "")))
