@@ -29,6 +29,7 @@ MAX_CLIENT_FRAME = 1 << 20
 #: Peer frames carry batches of log entries or snapshots.
 MAX_PEER_FRAME = 16 << 20
 
+_OBJECT_START = frozenset(b"{ \t\r\n")
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _decoder = json.JSONDecoder()
 
@@ -39,6 +40,10 @@ class FrameError(Exception):
 
 class FrameTooLarge(FrameError):
     """A frame's declared length is over the limit; the stream cannot be resynced."""
+
+
+class FrameOutOfSync(FrameError):
+    """A payload that does not start like a JSON object: we are reading mid-stream garbage."""
 
 
 class MalformedFrame(FrameError):
@@ -73,8 +78,15 @@ class FrameDecoder:
     it raises ``FrameTooLarge`` when a header declares an oversized frame.
     """
 
-    def __init__(self, max_frame: int = MAX_PEER_FRAME) -> None:
+    def __init__(self, max_frame: int = MAX_PEER_FRAME, *, strict: bool = False) -> None:
         self.max_frame = max_frame
+        # strict: a payload must open with "{" (or JSON whitespace), checked as soon as
+        # its first byte arrives. A proxy that drops bytes mid-frame leaves the reader
+        # out of sync; without this it could wait for megabytes that never come.
+        # (Payload bytes are never NUL, so a header read from payload text is over any
+        # limit; a header read from part of a real header is followed by a byte of
+        # the header or of '{"', which this check catches.)
+        self.strict = strict
         self._buf = bytearray()
 
     @property
@@ -93,6 +105,9 @@ class FrameDecoder:
             if length > self.max_frame:
                 raise FrameTooLarge(f"frame of {length} bytes is over the limit of {self.max_frame}")
             end = pos + HEADER.size + length
+            start = pos + HEADER.size
+            if self.strict and length and len(buf) > start and buf[start] not in _OBJECT_START:
+                raise FrameOutOfSync("payload does not start with '{'; stream out of sync")
             if end > len(buf):
                 break
             try:

@@ -117,7 +117,7 @@ class PeerServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._conns.add(writer)
-        decoder = codec.FrameDecoder(codec.MAX_PEER_FRAME)
+        decoder = codec.FrameDecoder(codec.MAX_PEER_FRAME, strict=True)
         try:
             while data := await reader.read(1 << 18):
                 for frame in decoder.feed(data):

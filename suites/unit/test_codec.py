@@ -108,3 +108,20 @@ def test_read_frame_refuses_an_oversized_frame():
             await codec.read_frame(reader, max_frame=1024)
 
     asyncio.run(scenario())
+
+
+@settings(max_examples=60)
+@given(st.lists(messages, min_size=2, max_size=4), st.data())
+def test_a_strict_decoder_notices_at_once_when_it_joins_a_stream_mid_frame(msgs, data):
+    stream = b"".join(codec.encode(m) for m in msgs)
+    first = len(codec.encode(msgs[0]))
+    cut = data.draw(st.integers(1, first - 1))  # bytes lost: we resume inside frame 1
+    with pytest.raises((codec.FrameOutOfSync, codec.FrameTooLarge)):
+        codec.FrameDecoder(strict=True).feed(stream[cut:])
+
+
+def test_a_lenient_decoder_reports_a_non_object_in_place():
+    stream = struct.pack(">I", 3) + b"[1]" + codec.encode({"a": 1})
+    assert isinstance(codec.FrameDecoder().feed(stream)[0], codec.MalformedFrame)
+    with pytest.raises(codec.FrameOutOfSync):
+        codec.FrameDecoder(strict=True).feed(stream)
