@@ -202,6 +202,8 @@ class Sim:
     def partition(self) -> None:
         """Split the nodes into two random sides (one may be a lone node)."""
         ids = list(self.ids)
+        if len(ids) < 2:
+            return
         self.rng.shuffle(ids)
         cut = self.rng.randrange(1, len(ids))
         self.groups = {i: (0 if k < cut else 1) for k, i in enumerate(ids)}

@@ -40,17 +40,22 @@ schedules = settings(
 @schedules
 @given(
     example=st.integers(0, 2**32 - 1),
-    nodes=st.sampled_from([3, 5]),
+    nodes=st.sampled_from([1, 2, 3, 4, 5]),
     faults=faults,
+    election_ticks=st.sampled_from([3, 10]),
     pre_vote=st.booleans(),
+    check_quorum=st.booleans(),
 )
-def test_random_schedules_keep_raft_safe_and_live(root_seed, example, nodes, faults, pre_vote):
+def test_random_schedules_keep_raft_safe_and_live(
+    root_seed, example, nodes, faults, election_ticks, pre_vote, check_quorum
+):
     sim = Sim(
         nodes,
         derive(root_seed, f"raft-schedule-{example}"),
         faults,
+        election_ticks=election_ticks,
         pre_vote=pre_vote,
-        check_quorum=pre_vote,
+        check_quorum=check_quorum,
     )
     sim.run(1500)  # raises SafetyViolation on the first broken invariant
     sim.settle()  # and once faults stop, a leader commits on every node
