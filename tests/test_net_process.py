@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,3 +78,30 @@ def test_close_stops_the_server_and_frees_the_ports(tmp_path: Path) -> None:
     assert wait_gone(pid)
     assert not listening(port)
     assert (tmp_path / "pids").read_text().split()[0] == str(pid)  # recorded for reaping
+
+
+def test_a_network_started_from_a_short_lived_thread_outlives_it(tmp_path: Path) -> None:
+    # prctl(2) documents PR_SET_PDEATHSIG as firing when the forking *thread*
+    # ends; the backend forks from a keeper thread that lives until close().
+    started: dict[str, object] = {}
+
+    def start() -> None:
+        started["net"] = Network.start(tmp_path)
+        started["tid"] = threading.get_native_id()
+
+    worker = threading.Thread(target=start)
+    worker.start()
+    worker.join()
+    net = started["net"]
+    assert isinstance(net, Network)
+    try:
+        # Wait until the kernel has really ended the thread: that is when
+        # PR_SET_PDEATHSIG would fire for a child it forked.
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/self/task/{started['tid']}").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pid = net.backend.pid  # type: ignore[attr-defined]
+        assert net.add_link("n1", "n2", ("127.0.0.1", 9)) > 0  # the server still answers
+        assert not gone(pid)
+    finally:
+        net.close()
