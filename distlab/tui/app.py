@@ -293,6 +293,10 @@ class DistlabApp(App[int]):
         event.input.display = bool(self.filter_text)
         tree.focus()
         shown = len(tree._tests)
+        first = tree.first_test() if self.filter_text else None
+        if first is not None:
+            # The rebuilt tree has no line numbers until it has been laid out.
+            self.call_after_refresh(tree.select_test, first)
         self.notify(f"filter {self.filter_text!r}: {shown} tests" if self.filter_text else "filter cleared")
 
     def action_show_tab(self, tab: str) -> None:

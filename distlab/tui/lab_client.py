@@ -49,6 +49,11 @@ class ReferenceKVClient(Client):
         return Completion.unknown(result.error or "unknown")
 
     def close(self) -> None:
+        if self.loop.is_running():
+            # The workload's watchdog abandons a hung op from its own thread: close the
+            # connections on the client's loop, which aborts the call in flight.
+            asyncio.run_coroutine_threadsafe(self.kv.close(), self.loop)
+            return
         try:
             self.loop.run_until_complete(self.kv.close())
         finally:

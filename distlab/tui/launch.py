@@ -8,7 +8,9 @@ process groups; anything that still escaped dies with us through
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 from types import FrameType
 from typing import Any
 
@@ -19,17 +21,34 @@ from distlab.tui.backend import Backend
 def run_dashboard(backend: Backend, **app_options: Any) -> int:
     """Open the dashboard on ``backend``; returns the app's exit code."""
     app = DistlabApp(backend, **app_options)
+    lock = threading.Lock()
+    closed = False
+
+    def close_once() -> None:
+        nonlocal closed
+        with lock:
+            if not closed:
+                closed = True
+                backend.close()
+
+    def hang_up(code: int) -> None:
+        # With the terminal gone, Textual's shutdown can block for good writing its
+        # goodbye to the dead tty (seen: its writer queue never drains). Do not wait
+        # on it: close the back end, then leave.
+        close_once()
+        os._exit(code)
 
     def leave(signum: int, frame: FrameType | None) -> None:
-        # Runs on the main thread between event-loop steps; exit is just a message.
         app.call_later(app.exit, 128 + signum)
+        if signum == signal.SIGHUP:
+            threading.Thread(target=hang_up, args=(128 + signum,), daemon=True).start()
 
     previous = {sig: signal.signal(sig, leave) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         code = app.run()
     finally:
         try:
-            backend.close()
+            close_once()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

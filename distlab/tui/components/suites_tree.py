@@ -61,15 +61,15 @@ class SuitesTree(Tree[Ref]):
         """Add nodes for new layers and tests; relabel the tests in ``dirty_tests``."""
         for layer in self.state.ordered_layers():
             lnode = self._layers.get(layer.name)
-            if lnode is None:
-                lnode = self._layers[layer.name] = self.root.add(
-                    self._layer_label(layer), data=Ref(layer.name), expand=True
-                )
+            if lnode is None and not self.query_text:
+                lnode = self._add_layer(layer)
             for test in layer.tests.values():
                 if test.nodeid in self._tests:
                     continue
                 if self.query_text and not matches(test, self.query_text):
                     continue
+                if lnode is None:  # filtering: a layer shows once one of its tests matches
+                    lnode = self._add_layer(layer)
                 key = (layer.name, test.module)
                 mnode = self._modules.get(key)
                 if mnode is None:
@@ -89,6 +89,21 @@ class SuitesTree(Tree[Ref]):
                 node.set_label(Text(self._test_label(test).plain, style="dim"))
                 continue
             node.set_label(self._test_label(test))
+
+    def _add_layer(self, layer: LayerInfo) -> TreeNode[Ref]:
+        node = self._layers[layer.name] = self.root.add(
+            self._layer_label(layer), data=Ref(layer.name), expand=True
+        )
+        return node
+
+    def first_test(self) -> str | None:
+        """The first test shown, in tree order (None when the filter hides all)."""
+        for layer in self._layers.values():
+            for module in layer.children:
+                for leaf in module.children:
+                    if leaf.data is not None and leaf.data.nodeid:
+                        return leaf.data.nodeid
+        return None
 
     def refresh_layers(self) -> None:
         """Relabel the layer nodes (their counts)."""
