@@ -10,6 +10,7 @@ test failed -- is ended, in reverse order, before ``stop`` returns.
 from __future__ import annotations
 
 import heapq
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distlab import events
-from distlab.errors import LabError
+from distlab.errors import LabError, UsageError
 from distlab.nemesis import actions
 from distlab.nemesis.actions import Lab, Undo
 from distlab.nemesis.faults import KINDS, Fault
@@ -63,6 +64,7 @@ class Nemesis:
         """Write the schedule to the run dir and start playing it."""
         if self._thread is not None:
             raise LabError("this nemesis was already started")
+        preflight(self.lab, self.schedule)
         if self.lab.run_dir is not None:
             self.schedule_path = self.schedule.write(self.lab.run_dir)
         self._t0 = time.monotonic()
@@ -124,7 +126,9 @@ class Nemesis:
             self._end_all()
 
     def _begin(self, fid: str, index: int, fault: Fault) -> bool:
-        rng = seeded_rng(self.seed, f"nemesis.fault:{self.schedule.name}:{index}")
+        # Keyed on the fault itself, not its position: a shrunk schedule that drops
+        # other faults still sends this one to the same nodes.
+        rng = seeded_rng(self.seed, f"nemesis.fault:{json.dumps(fault.to_dict(), sort_keys=True)}")
         try:
             if fault.kind.startswith("db_"):
                 nodes = ["db"]
@@ -184,3 +188,41 @@ class Nemesis:
         if self.errors:
             more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
             raise LabError(self.errors[0] + more)
+
+
+def preflight(lab: Lab, schedule: Schedule) -> None:
+    """Every fault of ``schedule`` can be done on ``lab``, or a one-line UsageError before anything starts.
+
+    Checks what can be known up front: node ids exist, a partition shape fits
+    the cluster's size, the network / database / role probe a fault needs is
+    there, and limits can be set on a running process on this platform.
+    """
+    from distlab.nemesis.faults import param
+    from distlab.nemesis.resources import can_prlimit
+    from distlab.net import shapes
+
+    nodes = lab.nodes
+    for f in schedule.faults:
+        where = f"schedule {schedule.name!r}: {f.describe()}"
+        spec = KINDS[f.kind]
+        if f.target not in ("one", "minority", "majority", "leader", "followers", "all", "db") and (
+            f.target not in nodes
+        ):
+            raise UsageError(f"{where}: unknown node {f.target!r}; this cluster has {', '.join(nodes) or 'none'}")
+        if f.target in ("leader", "followers") and lab.role_probe is None:
+            raise UsageError(f"{where}: target {f.target} needs a role probe (who leads?); pass role_probe=")
+        if spec.acts_on in ("nodes", "links", "net") and lab.cluster is None:
+            raise UsageError(f"{where}: needs a cluster")
+        if spec.acts_on in ("links", "net") and lab.net is None:
+            raise UsageError(f"{where}: needs the fault-injecting network; this cluster runs without proxies")
+        if f.kind == "partition" and param(f, "shape") != "isolate":
+            try:
+                shapes.shape(param(f, "shape"), nodes)
+            except UsageError as e:
+                raise UsageError(f"{where}: {e}") from None
+        if f.kind in ("db_kill", "db_drop") and lab.pg is None:
+            raise UsageError(f"{where}: needs a database; pass pg=")
+        if f.kind in ("fds", "memory_limit"):
+            why = can_prlimit()
+            if why:
+                raise UsageError(f"{where}: a resource limit this platform cannot apply: {why}")

@@ -33,18 +33,21 @@ class RefsysClient(WorkloadClient):
         process: int,
         seed: int = 0,
         any_node: bool = True,
+        key_prefix: str = "",
     ) -> None:
         self._runner = asyncio.Runner()
         self._rng = random.Random(seed * 1_000_003 + process)
         self._nodes = sorted(addresses)
         self._any_node = any_node
+        # Keys of one run never meet values an earlier run left in the same cluster.
+        self._prefix = key_prefix
         self._client = Client(
             addresses, seed=seed + process, client_id=f"p{process}-{seed}", attempt_timeout=0.5
         )
 
     def invoke(self, op: Operation, timeout_s: float) -> Completion:
         node = self._rng.choice(self._nodes) if self._any_node else None
-        key = str(op.key)
+        key = f"{self._prefix}{op.key}"
         c = self._client
         if op.f == "read":
             r = self._runner.run(c.get(key, node=node, timeout=timeout_s))
@@ -76,11 +79,11 @@ class RefsysClient(WorkloadClient):
 
 
 def client_factory(
-    cluster: Any, seed: int = 0, any_node: bool = True
+    cluster: Any, seed: int = 0, any_node: bool = True, key_prefix: str = ""
 ) -> Callable[[int], RefsysClient]:
     """``workload(client_factory(cluster, seed), ...)``: a fresh client per process id."""
     addresses = {i: cluster.client_address(i) for i in cluster.ids}
-    return lambda process: RefsysClient(addresses, process, seed, any_node)
+    return lambda process: RefsysClient(addresses, process, seed, any_node, key_prefix)
 
 
 def role_probe(cluster: Any, timeout_s: float = 0.5) -> Callable[[str], str | None]:
