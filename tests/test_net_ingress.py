@@ -11,7 +11,7 @@ import pytest
 
 from distlab.errors import UsageError
 from distlab.net import Network
-from distlab.net.probe import IDENTIFY
+from distlab.net.probe import IDENTIFY, IDENTIFY_HOOK
 
 QUIET_S = 0.3
 
@@ -30,10 +30,12 @@ class Node2:
         return conn
 
 
-def ingress(tmp_path: Path, unidentified: str) -> tuple[Network, Node2, int]:
+def ingress(
+    tmp_path: Path, unidentified: str, identify: str = IDENTIFY
+) -> tuple[Network, Node2, int]:
     net = Network.start(tmp_path, seed=1)
     node2 = Node2()
-    port = net.add_ingress("n2", node2.address, IDENTIFY, unidentified=unidentified)
+    port = net.add_ingress("n2", node2.address, identify, unidentified=unidentified)
     net.add_node("n1")
     net.add_node("n3")
     return net, node2, port
@@ -169,6 +171,8 @@ def test_hold_policy_waits_for_identification(tmp_path: Path) -> None:
         ("HELLO (", "reject", "is not valid"),
         ("HELLO", "reject", "has no group"),
         (IDENTIFY, "drop", "unidentified policy 'drop'"),
+        ("hook:distlab.net.nowhere:f", "reject", "cannot be loaded"),
+        ("hook:distlab.net.probe:IDENTIFY", "reject", "is not a function"),
     ],
 )
 def test_bad_ingress_settings_are_usage_errors(
@@ -194,3 +198,21 @@ def test_topology_refuses_links_it_lacks_and_heal_keeps_it(rejecting) -> None:
     assert net.state()["topology"] == ["n3->n2", "n2->n3"]
     for s in (live_n1, n1, n3, n2_side):
         s.close()
+
+
+def test_a_user_hook_can_identify_the_dialler(tmp_path: Path) -> None:
+    net, node2, port = ingress(tmp_path, "reject", identify=IDENTIFY_HOOK)
+    try:
+        net.cut("n1", "n2")
+        n3 = dial(port, b"HEL")
+        n3.sendall(b"LO n3\ny")  # identified on the second chunk
+        at_n2_from_n3 = node2.accept()
+        assert recv_exactly(at_n2_from_n3, 10) == b"HELLO n3\ny"
+        n1 = dial(port, b"HELLO n1\nx")  # identified as n1, whose bytes to n2 are cut
+        at_n2_from_n1 = node2.accept()
+        assert silent(at_n2_from_n1)
+        for s in (n1, n3, at_n2_from_n1, at_n2_from_n3):
+            s.close()
+    finally:
+        net.close()
+        node2.sock.close()

@@ -3,12 +3,17 @@
 In ingress mode all nodes share one peer list, so the proxy in front of a
 node cannot tell the dialler by which port was used; the dialler's own bytes
 must say it (a hello frame, a sender-id header). The rule is a regex over the
-bytes seen so far whose group ``id`` (or else group 1) is the node id.
+bytes seen so far whose group ``id`` (or else group 1) is the node id, or a
+user hook ``hook:package.module:function`` called with the bytes seen so far
+and returning the id or None (imported in the proxy server process, so it
+must be importable there).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
 
 from distlab.errors import UsageError
 
@@ -24,6 +29,10 @@ class Identifier:
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
+        self.hook: Callable[[bytes], str | None] | None = None
+        if pattern.startswith("hook:"):
+            self.hook = _load_hook(pattern)
+            return
         try:
             self.regex = re.compile(pattern.encode(), re.DOTALL)
         except re.error as e:
@@ -40,10 +49,27 @@ class Identifier:
 
     def identify(self, seen: bytes) -> str | None:
         """The dialler's id if the bytes seen so far name it, else None."""
+        if self.hook is not None:
+            found = self.hook(seen)
+            return str(found) if found else None
         m = self.regex.search(seen)
         if m is None or m.group(self.group) is None:
             return None
         return m.group(self.group).decode(errors="replace")
+
+
+def _load_hook(spec: str) -> Callable[[bytes], str | None]:
+    module_name, _, func_name = spec[len("hook:") :].partition(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise UsageError(
+            f"ingress identify hook {spec!r} cannot be loaded ({e}); "
+            "write hook:package.module:function, importable where distlab runs"
+        ) from None
+    if not callable(func):
+        raise UsageError(f"ingress identify hook {spec!r} is not a function")
+    return func  # type: ignore[no-any-return,unused-ignore]
 
 
 def check_policy(policy: str) -> str:

@@ -23,6 +23,15 @@ from distlab.net.faults import Flow
 
 HELLO = "HELLO {id}\n"  # what a probe says first, so an ingress proxy can identify it
 IDENTIFY = r"HELLO (\w+)\n"  # the matching ingress rule
+IDENTIFY_HOOK = "hook:distlab.net.probe:identify_hello"  # the same rule as a hook
+
+
+def identify_hello(seen: bytes) -> str | None:
+    """An ingress identification hook: the id in a leading ``HELLO <id>`` line."""
+    if not seen.startswith(b"HELLO "):
+        return None
+    line, newline, _ = seen[6:].partition(b"\n")
+    return line.decode(errors="replace") if newline and line else None
 
 
 class _Node(asyncio.Protocol):
