@@ -204,3 +204,43 @@ def test_out_of_budget_is_unknown_never_a_guess() -> None:
 
     res = search(partitions(history, Register())["x"], Register(), max_states=1000)
     assert res.verdict is Verdict.UNKNOWN and res.reason == "memory budget"
+
+
+def _long_read(n: int, seen: int) -> list[dict[str, Any]]:
+    """One read spanning n sequential writes of 0..n-1, returning ``seen``."""
+    recs: list[dict[str, Any]] = [
+        {"process": 0, "type": "invoke", "f": "read", "key": "x", "value": None, "time": 0}
+    ]
+    for i in range(n):
+        recs.append(
+            {
+                "process": 1,
+                "type": "invoke",
+                "f": "write",
+                "key": "x",
+                "value": i,
+                "time": 2 * i + 1,
+            }
+        )
+        recs.append(
+            {"process": 1, "type": "ok", "f": "write", "key": "x", "value": i, "time": 2 * i + 2}
+        )
+    recs.append(
+        {"process": 0, "type": "ok", "f": "read", "key": "x", "value": seen, "time": 2 * n + 1}
+    )
+    return recs
+
+
+def test_a_long_op_pinned_early_keeps_the_search_small() -> None:
+    # The read can only be placed after the last write, so every memo entry
+    # on the way has it unplaced: the memo key must not grow with the history.
+    n = 1500
+    res = check_linearizable(from_records(_long_read(n, n - 1)), Register())
+    assert res.verdict is Verdict.VALID
+    from distlab.checkers.wgl import search
+
+    ops = partitions(from_records(_long_read(n, n - 1)), Register())["x"]
+    assert search(ops, Register(), max_bytes=200 * (n + 1)).verdict is Verdict.VALID
+    assert (
+        check_linearizable(from_records(_long_read(n, -1)), Register()).verdict is Verdict.INVALID
+    )

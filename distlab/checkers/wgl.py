@@ -14,11 +14,11 @@ after their invoke, and the search succeeds once every ``ok`` op is
 linearized, whether or not the info ops were (never is the same as "at the
 end" unless the model rejects it there, so we do not require it).
 
-The linearized set is two integers used as bitsets: ``ok`` ops and ``info``
-ops numbered separately. The memo key stores the ok set as (lowest
-unlinearized op, the bits above it), which stays small on long histories
-because the search linearizes near a moving frontier; an info op that never
-takes effect would otherwise pin the frontier forever.
+The memo key holds the placed ok ops as (``hi``, ``holes``): every rank
+below ``hi`` except a few holes, which are ops still running when a later
+one was placed -- so the key is as small as the concurrency, not the
+history, and a long op pinned early costs nothing. Info ops are a bitset of
+their own (an info op that never takes effect stays unplaced forever).
 
 Pure: no I/O, no clocks except the optional deadline.
 """
@@ -35,7 +35,9 @@ from distlab.checkers.models import ILLEGAL, Model
 from distlab.checkers.verdict import Verdict
 
 _INF = float("inf")
-_CHECK_EVERY = 2048  # iterations between deadline checks (a clock read is not free)
+_CHECK_MASK = 2047  # check the clock every 2048 iterations (a clock read is not free)
+_ENTRY_BYTES = 150  # about what one memo entry costs: tuple, set slot, small ints
+MAX_MEMO_BYTES = 400_000_000
 
 
 @dataclass
@@ -58,12 +60,14 @@ def search(
     *,
     deadline: float | None = None,
     max_states: int = 4_000_000,
+    max_bytes: int = MAX_MEMO_BYTES,
     track_longest: bool = False,
 ) -> SearchResult:
     """Is this sequence of ops (one key, no ``fail`` ops) linearizable under ``model``?
 
     ``deadline`` is a ``time.monotonic()`` value; past it, or past
-    ``max_states`` memo entries, the verdict is ``unknown``.
+    ``max_states`` memo entries or about ``max_bytes`` of memo, the verdict
+    is ``unknown``.
     """
     n = len(ops)
     step = [model.compile(op.f, op.value, op.output) for op in ops]
@@ -101,35 +105,48 @@ def search(
     prv[tail] = m - 1 if m else head
 
     state = model.init()
-    lin_ok = lin_info = 0
+    # The ok ops placed so far are every rank below `hi` except the `holes`
+    # (a sorted tuple). A hole is an op still running when a later-invoked op
+    # was placed, so there are at most as many as ops run at once: the memo
+    # key stays small and cheap however long the history.
+    hi = 0
+    holes: tuple[int, ...] = ()
+    lin_info = 0  # info ops placed, as a bitset over their own ranks
     remaining = n_ok
-    cache: set[tuple[int, int, int, Any]] = set()
-    stack: list[tuple[int, Any]] = []
+    cache: set[tuple[int, tuple[int, ...], int, Any]] = set()
+    memo_bytes = 0
+    # (call entry, state, hi, holes) before each placed op, to backtrack
+    stack: list[tuple[int, Any, int, tuple[int, ...]]] = []
     longest: list[int] = []
     blocked: int | None = None
     steps = 0
     e = nxt[head]
     while remaining:
         steps += 1
-        if steps % _CHECK_EVERY == 0:
+        if not steps & _CHECK_MASK:
             if deadline is not None and time.monotonic() > deadline:
                 return SearchResult(Verdict.UNKNOWN, "time budget", steps, len(cache))
-            if len(cache) > max_states:
+            if len(cache) > max_states or memo_bytes > max_bytes:
                 return SearchResult(Verdict.UNKNOWN, "memory budget", steps, len(cache))
         if is_call[e]:
             i = op_of[e]
             new = step[i](state)
             if new is not ILLEGAL:
+                r = rank[i]
                 if is_info[i]:
-                    no, ni = lin_ok, lin_info | (1 << rank[i])
+                    nhi, nholes, ni = hi, holes, lin_info | (1 << r)
+                elif r >= hi:
+                    nhi, nholes, ni = r + 1, holes + tuple(range(hi, r)), lin_info
+                elif holes[0] == r:
+                    nhi, nholes, ni = hi, holes[1:], lin_info
                 else:
-                    no, ni = lin_ok | (1 << rank[i]), lin_info
-                low = (~no & (no + 1)).bit_length() - 1
-                key = (no >> low, low, ni, new)
+                    nhi, nholes, ni = hi, tuple(h for h in holes if h != r), lin_info
+                key = (nhi, nholes, ni, new)
                 if key not in cache:
                     cache.add(key)
-                    stack.append((e, state))
-                    state, lin_ok, lin_info = new, no, ni
+                    memo_bytes += _ENTRY_BYTES + 8 * len(nholes) + ni.bit_length() // 8
+                    stack.append((e, state, hi, holes))
+                    state, hi, holes, lin_info = new, nhi, nholes, ni
                     if not is_info[i]:
                         remaining -= 1
                     # lift the call and its return out of the list
@@ -145,16 +162,15 @@ def search(
             e = nxt[e]
         else:
             if track_longest and len(stack) > len(longest):
-                longest = [op_of[c] for c, _ in stack]
+                longest = [op_of[entry[0]] for entry in stack]
                 blocked = op_of[e]
             if not stack:
                 return SearchResult(Verdict.INVALID, "", steps, len(cache), longest, blocked)
-            e, state = stack.pop()
+            e, state, hi, holes = stack.pop()
             i = op_of[e]
             if is_info[i]:
                 lin_info &= ~(1 << rank[i])
             else:
-                lin_ok &= ~(1 << rank[i])
                 remaining += 1
             # unlift: the return first, then the call (reverse of lifting)
             r = match[e]
@@ -164,5 +180,5 @@ def search(
             nxt[prv[e]] = e
             e = nxt[e]
     if track_longest:
-        longest = [op_of[c] for c, _ in stack]
+        longest = [op_of[entry[0]] for entry in stack]
     return SearchResult(Verdict.VALID, "", steps, len(cache), longest, None)
