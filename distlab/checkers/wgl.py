@@ -37,7 +37,7 @@ from distlab.checkers.verdict import Verdict
 _INF = float("inf")
 _CHECK_MASK = 2047  # check the clock every 2048 iterations (a clock read is not free)
 _ENTRY_BYTES = 150  # about what one memo entry costs: tuple, set slot, small ints
-MAX_MEMO_BYTES = 400_000_000
+MAX_MEMO_BYTES = 300_000_000  # two workers at their budgets plus the parent stay under 1 GB
 
 
 @dataclass
