@@ -313,7 +313,8 @@ class _Builder:
                 ("cluster", "wiring"),
                 "ingress wiring needs ingress_identify, a regex whose group 1 is the dialler's id",
             )
-        if c.ingress_identify:
+        # "hook:module:function" names a user hook instead; distlab.net checks it on use.
+        if c.ingress_identify and not c.ingress_identify.startswith("hook:"):
             try:
                 pattern = re.compile(c.ingress_identify.encode())
             except re.error as e:

@@ -60,7 +60,7 @@ class ClusterSettings:
     ingress_identify: str = spec(
         "",
         help="ingress mode: a regex over a connection's first bytes whose group 1 "
-        "is the dialling node's id",
+        "is the dialling node's id, or hook:module:function (bytes -> id or None)",
     )
     ingress_unidentified: Unidentified = spec(
         "reject",
