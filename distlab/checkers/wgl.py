@@ -72,8 +72,8 @@ def search(
     n = len(ops)
     step = [model.compile(op.f, op.value, op.output) for op in ops]
     is_info = [op.ret is None for op in ops]
-    # Bit positions, not the bits themselves: a list of 1 << i for i < n
-    # would hold n^2/16 bytes (600 MB for 100,000 ops).
+    # ok ops and info ops are numbered separately, each in the order given
+    # (invoke order), which keeps the holes few.
     rank = [0] * n
     n_ok = n_info = 0
     for i in range(n):
