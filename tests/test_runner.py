@@ -277,3 +277,24 @@ def test_a_run_directory_that_cannot_be_made_is_a_lab_error(tmp_path: Path) -> N
     with pytest.raises(LabError, match="cannot create the run directory under"):
         run.execute()
     assert run.finished and not run.running
+
+
+def test_an_abort_on_fail_gate_stops_the_layers_after_its_own(tmp_path: Path) -> None:
+    gates = '[gates]\n"unit.latency_ms{op:put}" = { threshold = "max < 15", abort_on_fail = true }\n'
+    config = load(
+        write_config(
+            tmp_path,
+            {"unit": {"suite": "suites_pass"}, "concurrency": {"suite": "suites_pass"}},
+            gates,
+        )
+    )
+    result = Run(config, record_history=False).execute()
+    assert [(x.layer, x.outcome) for x in result.layers] == [
+        ("unit", "passed"),
+        ("concurrency", "not-run"),
+    ]
+    concurrency = result.layer("concurrency")
+    assert concurrency is not None
+    assert concurrency.reason == "not run: gate unit.latency_ms{op:put} max < 15 failed and aborts the run"
+    assert [g.passed for g in result.gates] == [False]
+    assert result.exit_code == 1 and "gate unit.latency_ms{op:put} max < 15 failed" in result.reason
