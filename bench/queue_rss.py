@@ -36,7 +36,7 @@ def main() -> int:
     ap.add_argument("--no-record", action="store_true", help="print only; leave RESULTS.md alone")
     args = ap.parse_args()
     filler = "x" * (PAYLOAD_BYTES - 40)
-    with Postgres.start() as pg:
+    with Postgres.start(throwaway=True) as pg:
         with psycopg.connect(pg.dsn, autocommit=True) as conn:
             migrate(conn)
         worker = subprocess.Popen(

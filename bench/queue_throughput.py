@@ -111,7 +111,7 @@ def main() -> int:
     if args.raw_worker:
         raw_worker(args.raw_worker[0], int(args.raw_worker[1]), args.raw_worker[2])
         return 0
-    with Postgres.start() as pg:
+    with Postgres.start(throwaway=True) as pg:
         with psycopg.connect(pg.dsn, autocommit=True) as conn:
             migrate(conn)
         print(

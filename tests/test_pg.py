@@ -99,7 +99,7 @@ def test_no_binaries_anywhere_is_a_one_line_lab_error(monkeypatch: pytest.Monkey
 def test_server_lives_crashes_restarts_and_leaves_nothing(source: str, tmp_path: Path) -> None:
     if not _available(source):
         pytest.skip(f"no {source} PostgreSQL on this machine")
-    with Postgres.start(binaries=source, run_dir=tmp_path) as server:
+    with Postgres.start(binaries=source, run_dir=tmp_path, throwaway=True) as server:
         assert server.binaries is not None and server.binaries.source == source
         assert server.host == "127.0.0.1"
         base, port = server.base_dir, server.port
@@ -175,7 +175,7 @@ _UNPRIVILEGED_SCRIPT = textwrap.dedent(
     """
     import json, os, sys, psycopg
     from distlab.pg import Postgres
-    with Postgres.start(binaries=sys.argv[1]) as s:
+    with Postgres.start(binaries=sys.argv[1], throwaway=True) as s:
         with psycopg.connect(s.dsn, autocommit=True) as c:
             c.execute("CREATE TABLE t (x int)"); c.execute("INSERT INTO t VALUES (7)")
         pids = [s.pid]
@@ -257,7 +257,7 @@ def test_server_dies_with_its_owner_and_its_dir_is_reaped_later() -> None:
         """
         import sys, time, psycopg
         from distlab.pg import Postgres
-        s = Postgres.start()
+        s = Postgres.start(throwaway=True)
         conn = psycopg.connect(s.dsn)  # a live backend too
         pids = [c.pid for c in __import__("psutil").Process(s.pid).children()]
         print(s.pid, s.base_dir, *pids, flush=True)
@@ -287,12 +287,7 @@ def test_server_dies_with_its_owner_and_its_dir_is_reaped_later() -> None:
 @pytest.fixture(scope="module")
 def pg_owned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
     """A throwaway server of our own for this module (whatever DISTLAB_PG_DSN says)."""
-    saved = os.environ.pop("DISTLAB_PG_DSN", None)
-    try:
-        server = Postgres.start(run_dir=tmp_path_factory.mktemp("pg"))
-    finally:
-        if saved is not None:
-            os.environ["DISTLAB_PG_DSN"] = saved
+    server = Postgres.start(run_dir=tmp_path_factory.mktemp("pg"), throwaway=True)
     yield server
     server.close()
 
@@ -306,6 +301,15 @@ def test_session_fixture_and_fresh_database(pg: Postgres, pg_database: str) -> N
         name = conn.execute("SELECT current_database()").fetchone()
     assert tables == (0,)
     assert name is not None and name[0].startswith("t_test_session_fixture")
+
+
+def test_fresh_schema_is_first_on_the_search_path(pg_schema: str) -> None:
+    with psycopg.connect(pg_schema, autocommit=True) as conn:
+        conn.execute("CREATE TABLE here (x int)")
+        schema = conn.execute("SELECT current_schema()").fetchone()
+        where = conn.execute("SELECT schemaname FROM pg_tables WHERE tablename = 'here'").fetchone()
+    assert schema is not None and schema[0].startswith("t_test_fresh_schema")
+    assert where == schema
 
 
 def test_redact_hides_passwords_and_describe_names_the_source() -> None:

@@ -122,14 +122,21 @@ class Postgres:
         *,
         dsn: str | None = None,
         binaries: str | None = None,
+        throwaway: bool = False,
     ) -> Postgres:
         """Hand out a PostgreSQL per ``settings`` (a ``PostgresSettings`` or None).
 
         A DSN (argument, ``DISTLAB_PG_DSN``, then ``settings.dsn``) means that
         server is used as is; otherwise a throwaway server is started from
         the binaries named by ``binaries`` / ``settings.binaries``.
+        ``throwaway=True`` ignores every DSN: for a caller that will crash
+        the server or wipe its tables.
         """
-        chosen = dsn or os.environ.get(PG_DSN_ENV) or getattr(settings, "dsn", "") or ""
+        chosen = (
+            ""
+            if throwaway
+            else (dsn or os.environ.get(PG_DSN_ENV) or getattr(settings, "dsn", "") or "")
+        )
         timeout = float(getattr(settings, "start_timeout_s", 30.0))
         if chosen:
             return cls.external(chosen)

@@ -229,7 +229,7 @@ def test_processors_ride_out_a_database_crash_and_restart(
     distlab_run_dir: Path, tmp_path: Path
 ) -> None:
     # A server of our own: the session's server is shared with other tests.
-    with Postgres.start(run_dir=tmp_path, binaries="auto", dsn="") as db:
+    with Postgres.start(run_dir=tmp_path, throwaway=True) as db:
         with psycopg.connect(db.dsn, autocommit=True) as conn:
             migrate(conn)
         enqueue(db.dsn, [{"i": i, "sleep_ms": 1} for i in range(1000)])
