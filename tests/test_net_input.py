@@ -72,3 +72,11 @@ def test_shuffled_shapes_follow_the_seed(tmp_path: Path) -> None:
 
     assert isolated(11) == isolated(11)
     assert isolated(11) != isolated(12)
+
+
+def test_healing_every_cut_flow_heals_the_partition(net: Network) -> None:
+    p = net.partition_shape("isolate", node="n3")
+    net.heal(sorted(p.cut)[:2])
+    assert net.state()["partition"]["cut"] == [list(f) for f in sorted(p.cut)[2:]]
+    net.heal(sorted(p.cut))
+    assert net.state()["partition"] is None and net.state()["faults"] == {}

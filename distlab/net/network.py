@@ -234,21 +234,22 @@ class Network:
         system under test never parses a stream no real network could produce.
         """
         with self._lock:
+            had = self._partition is not None
             if links is None:
                 self._link_faults.clear()
-                had = self._partition is not None
                 self._partition = None
-                self._sync(reset_gaps)
-                if had:
-                    events.emit(events.PARTITION, shape=None, groups=[], cut=[], mode=None)
-                return
-            flows = self._resolve(links)
-            for flow in flows:
-                self._link_faults.pop(flow, None)
-            if self._partition is not None:
-                p = self._partition
-                self._partition = Partition(p.shape, p.groups, p.cut - set(flows))
+            else:
+                flows = self._resolve(links)
+                for flow in flows:
+                    self._link_faults.pop(flow, None)
+                if self._partition is not None:
+                    p = self._partition
+                    rest = p.cut - set(flows)
+                    # Healing every cut flow heals the partition itself.
+                    self._partition = Partition(p.shape, p.groups, rest) if rest else None
             self._sync(reset_gaps)
+            if had and self._partition is None:
+                events.emit(events.PARTITION, shape=None, groups=[], cut=[], mode=None)
 
     def _change(self, links: Iterable[LinkSpec] | None, **faults: Any) -> None:
         for flow in self._resolve(links):
