@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
+from typing import Any
 
 from reference_system import bugs
 from reference_system.processor.worker import Options, Processor, install_signal_handlers
@@ -14,8 +16,10 @@ from reference_system.processor.worker import Options, Processor, install_signal
 DSN_ENV = "REFSYS_PG_DSN"
 
 
-def _positive(kind: type, name: str):  # type: ignore[no-untyped-def]
-    def parse(text: str):  # type: ignore[no-untyped-def]
+def _positive(kind: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` greater than 0, with a one-line error."""
+
+    def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
