@@ -298,3 +298,22 @@ def test_an_abort_on_fail_gate_stops_the_layers_after_its_own(tmp_path: Path) ->
     assert concurrency.reason == "not run: gate unit.latency_ms{op:put} max < 15 failed and aborts the run"
     assert [g.passed for g in result.gates] == [False]
     assert result.exit_code == 1 and "gate unit.latency_ms{op:put} max < 15 failed" in result.reason
+
+
+def test_reports_that_cannot_be_written_at_the_end_make_the_run_an_error(tmp_path: Path) -> None:
+    config = load(write_config(tmp_path, {"unit": {"suite": "suites_pass"}}))
+    reports = tmp_path / "reports"
+
+    def break_reports(event: dict) -> None:
+        # Passed the start-up check, then the directory turns into a file.
+        if event["kind"] == "run.start":
+            reports.rmdir()
+            reports.write_text("not a directory")
+
+    run = Run(config, on_event=break_reports, record_history=False)
+    result = run.execute()
+    assert result.layer("unit") is not None and result.layers[0].outcome == "passed"
+    assert (result.exit_code, result.verdict) == (3, "error")
+    assert "is a file, not a directory" in result.reason
+    assert run.run_dir is not None
+    assert run.written == [run.run_dir / "summary.json", run.run_dir / "junit.xml"]

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         quiet.set()
         signal.signal(signal.SIGTERM, previous)
     print_summary(result, console(sys.stdout))
-    written = [p for p in (run.junit_path, run.summary_path) if p.exists()]
+    written = [p for p in (run.junit_path, run.summary_path) if p in run.written]
     if written:
         printer.line(f"distlab: wrote {' and '.join(map(str, written))}")
     return result.exit_code

@@ -12,8 +12,10 @@ from typing import Any
 from distlab.results import RunResult
 
 
-def write_reports(run: RunResult, junit: list[Path], summary: list[Path]) -> list[str]:
-    """Write every JUnit and summary path; returns one line per file that could not be.
+def write_reports(
+    run: RunResult, junit: list[Path], summary: list[Path]
+) -> tuple[list[Path], list[str]]:
+    """Write every JUnit and summary path: (the paths written, a line per one that was not).
 
     Each document is built once and written to all its paths: with thousands
     of tests, building is the expensive part.
@@ -23,8 +25,11 @@ def write_reports(run: RunResult, junit: list[Path], summary: list[Path]) -> lis
         from distlab.report.files import atomic_write
         from distlab.report.summary import summary_bytes
     except ImportError:
-        return [f"reports not written to {', '.join(map(str, junit + summary))}: "
-                "distlab.report is not available"]
+        return [], [
+            f"reports not written to {', '.join(map(str, junit + summary))}: "
+            "distlab.report is not available"
+        ]
+    written: list[Path] = []
     problems: list[str] = []
     for paths, build, what in (
         (summary, summary_bytes, "summary"),
@@ -37,7 +42,9 @@ def write_reports(run: RunResult, junit: list[Path], summary: list[Path]) -> lis
             except OSError as e:
                 # distlab.report raises a one-line message that is also an OSError.
                 problems.append(getattr(e, "message", None) or f"cannot write {path}: {e}")
-    return problems
+            else:
+                written.append(path)
+    return written, problems
 
 
 def _history(runs_root: Path) -> Any:

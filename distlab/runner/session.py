@@ -16,7 +16,7 @@ from typing import Any
 
 from distlab import events
 from distlab.config.schema import Config
-from distlab.errors import LabError
+from distlab.errors import ExitCode, LabError
 from distlab.proc import reap_orphans
 from distlab.results import LayerResult, RunResult
 from distlab.rundir import create_run_dir
@@ -71,6 +71,7 @@ class Run:
         self.record = record_history
         self.reaped: list[str] = []
         self.notes: list[str] = []
+        self.written: list[Path] = []
         self.run_dir: Path | None = None
         self.result: RunResult | None = None
         self._stop = threading.Event()
@@ -189,13 +190,18 @@ class Run:
         code, verdict_, reason = verdict.decide(result, layer_runs, self._stop.is_set())
         result.exit_code, result.verdict, result.reason = code, verdict_, reason
         result.finished = time.time()
-        files = outputs.write_reports(
+        self.written, problems = outputs.write_reports(
             result,
             junit=[self.junit_path, self.run_dir / "junit.xml"],
             summary=[self.summary_path, self.run_dir / "summary.json"],
         )
-        for problem in files:
+        for problem in problems:
             self._note(listener, problem)
+        if problems and result.exit_code in (0, 1):
+            # Checked writable at the start, so the lab broke (a full disk): a
+            # run whose reports are missing must not look green to CI.
+            result.exit_code, result.verdict = int(ExitCode.LAB), "error"
+            result.reason = problems[0]
         if self.record and not self._stop.is_set():
             note = outputs.record_history(result, self.runs_root)
             if note:
