@@ -59,6 +59,19 @@ EXPECTED = {
     "26_order_float": (2, "[suites.unit] order: must be a whole number from 0 to 1000, got 1.5"),
     "27_duplicate_key": (3, "invalid TOML"),
     "28_suite_not_table": (2, "[suites] unit: must be a table"),
+    "60_scenario_unknown_fault": (5, "[scenarios.monkey] faults: unknown fault 'explode'; allowed:"),
+    "61_scenario_unknown_target": (4, "[scenarios.timeline] schedule: fault kill: unknown target 'king'"),
+    "62_scenario_unknown_metric": (
+        5,
+        "[scenarios.monkey] criteria: unknown criterion metric 'throughput'; allowed: availability",
+    ),
+    "63_scenario_schedule_too_long": (
+        5,
+        "[scenarios.short] schedule: schedule 'short': partition at 8 s ends at 13 s, longer than",
+    ),
+    "64_scenario_unknown_key": (4, "[scenarios.monkey] interval: unknown key; allowed: title"),
+    "65_scenario_bad_condition": (5, "criterion availability: 'at least 0.8' is not a condition"),
+    "66_scenario_negative_latency": (4, "fault latency: ms must be from 0 to 60000, got -5"),
 }
 
 

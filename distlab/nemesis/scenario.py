@@ -188,7 +188,7 @@ def from_table(name: str, table: dict[str, Any]) -> Scenario:
     if model not in ("register", "kv"):
         raise ScenarioKeyError("model", f"{model!r} is not allowed; allowed: register, kv")
     return _wrap(
-        "duration_s",
+        "schedule" if has_schedule else "duration_s",
         lambda: Scenario(
             name=name,
             duration_s=duration,
