@@ -101,8 +101,8 @@ WITH d AS (
 done AS (
     UPDATE queue_records AS r
        SET status = 'completed', completed_at = now(), last_error = NULL
-      FROM d
-     WHERE d.ok AND r.id = d.id {fence}
+      FROM d  -- id = ANY lets the planner look rows up by primary key
+     WHERE r.id = ANY(%(ids)s) AND d.ok AND r.id = d.id {fence}
  RETURNING r.id, r.attempts, d.claim_id, d.text),
 results AS (
     INSERT INTO queue_results (record_id, instance_id, claim_id, attempt, output)
@@ -114,7 +114,8 @@ bad AS (
                %(cap)s, %(base)s * power(2, greatest(r.attempts - 1, 0)))),
            last_error = d.text, claimed_by = NULL, claim_id = NULL
       FROM d
-     WHERE NOT d.ok AND r.id = d.id AND r.claim_id = d.claim_id AND r.status = 'processing'
+     WHERE r.id = ANY(%(ids)s) AND NOT d.ok AND r.id = d.id AND r.claim_id = d.claim_id
+       AND r.status = 'processing'
  RETURNING r.id),
 counts AS (SELECT (SELECT count(*) FROM done) AS completed, (SELECT count(*) FROM bad) AS failed),
 tally AS (
