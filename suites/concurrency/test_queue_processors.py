@@ -144,7 +144,7 @@ def enqueue(dsn: str, payloads: list[Any]) -> None:
         enqueue_bulk(conn, payloads)
 
 
-def test_20_processors_complete_10000_records_exactly_once(fleet: Fleet) -> None:
+def test_20_processors_complete_10000_records_exactly_once(fleet: Fleet, metric: Any) -> None:
     total = 10_000
     enqueue(fleet.dsn, [{"i": i} for i in range(total)])
     fleet.start_many(20, "--batch", "25", "--exit-when-empty")
@@ -154,6 +154,12 @@ def test_20_processors_complete_10000_records_exactly_once(fleet: Fleet) -> None
     tallies = fleet.tallies()
     assert sum(t["completed"] for t in tallies) == total
     assert sum(1 for t in tallies if t["completed"] > 0) >= 2, "only one processor did any work"
+    with psycopg.connect(fleet.dsn) as conn:
+        row = conn.execute(
+            "SELECT extract(epoch FROM max(completed_at) - min(claimed_at)) FROM queue_records"
+        ).fetchone()
+    if row and row[0]:
+        metric("queue_records_per_s", total / float(row[0]), "records/s", processors=20, batch=25)
 
 
 def test_claims_of_a_killed_processor_are_reclaimed_by_the_others(fleet: Fleet) -> None:
