@@ -184,7 +184,7 @@ def _resource(lab: Lab, fault: Fault, node_id: str) -> Undo:
             int(param(fault, "procs")), lab.node(node_id).pid, lab.run_dir, label
         )
     if kind == "fds":
-        return resources.exhaust_fds(_pid(lab, node_id, kind), int(param(fault, "spare")))
+        return resources.exhaust_fds(_pid(lab, node_id, kind), int(param(fault, "limit")))
     if kind == "disk_full":
         return resources.fill_disk(
             Path(lab.node(node_id).data_dir),

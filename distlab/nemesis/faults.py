@@ -128,8 +128,8 @@ KINDS: dict[str, Kind] = {
         _k(
             "fds",
             "nodes",
-            "lower the target's RLIMIT_NOFILE to what it has open plus spare; new fds fail",
-            spare=Param(0, 0, 100_000),
+            "lower the target's RLIMIT_NOFILE to limit; every new fd numbered at or above it fails",
+            limit=Param(3, 0, 1_000_000),
         ),
         _k(
             "disk_full",

@@ -81,13 +81,16 @@ def limit(pid: int, res: int, value: int, what: str) -> Undo:
     return undo
 
 
-def exhaust_fds(pid: int, spare: int = 0) -> Undo:
-    """Lower ``pid``'s RLIMIT_NOFILE to the fds it has open plus ``spare``: its next opens fail."""
-    try:
-        open_now = psutil.Process(pid).num_fds()
-    except psutil.Error as e:
-        raise LabError(f"fds: cannot count the open files of pid {pid}: {e}") from None
-    return limit(pid, resource.RLIMIT_NOFILE, open_now + spare, "fds")
+def exhaust_fds(pid: int, nofile: int = 3) -> Undo:
+    """Lower ``pid``'s RLIMIT_NOFILE to ``nofile``: open fds stay, every new one numbered at or
+    above it fails with EMFILE (the default 3 leaves only stdin, stdout and stderr).
+
+    A limit of "what it has open now" would not do: the kernel hands out the
+    lowest free number, so the first connection the node closes would make room.
+    """
+    if not psutil.pid_exists(pid):
+        raise LabError(f"fds: pid {pid} is not running")
+    return limit(pid, resource.RLIMIT_NOFILE, nofile, "fds")
 
 
 def limit_memory(pid: int, limit_mb: float) -> Undo:
