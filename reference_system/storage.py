@@ -174,6 +174,11 @@ class Storage:
         self._file = open(self.data_dir / LOG_FILE, "ab")  # noqa: SIM115
 
     @property
+    def hard_state(self) -> HardState:
+        """The last hard state handed to ``set_hard_state`` (durable once ``sync`` returns)."""
+        return self._hard
+
+    @property
     def log_length(self) -> int:
         """Entries held in the log file (since the last snapshot)."""
         return len(self._entries)

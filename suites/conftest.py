@@ -84,12 +84,17 @@ class KV:
                 raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
             time.sleep(0.05)
 
-    def leader(self, nodes: list[str] | None = None, timeout: float = 10.0) -> str:
+    def leader(self, nodes: list[str] | None = None, timeout: float = 20.0) -> str:
         """Wait until ``nodes`` (default: all) agree on one of them as leader, with quorum; return it."""
         nodes = nodes or list(self.cluster.ids)
+        seen: dict[str, Any] = {}
 
         def agreed() -> str | None:
             sts = self.statuses(nodes)
+            seen.clear()
+            seen.update(
+                {n: s and (s["role"], s["term"], s["leader"], s["quorum"]) for n, s in sts.items()}
+            )
             leaders = {s.get("leader") if s else None for s in sts.values()}
             if len(leaders) != 1 or None in leaders:
                 return None
@@ -98,7 +103,10 @@ class KV:
             ok = all(s and s["quorum"] and s["operational"] for s in sts.values())
             return leader if ok and st is not None and st["role"] == "leader" else None
 
-        return self.wait(f"one leader agreed by {nodes}", agreed, timeout)
+        try:
+            return self.wait(f"one leader agreed by {nodes}", agreed, timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; (role, term, leader, quorum) by node: {seen}") from None
 
     def local_value(self, node: str, key: str) -> Any:
         """``node``'s own applied value of ``key`` (None when absent or unreachable)."""

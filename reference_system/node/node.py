@@ -39,6 +39,8 @@ from reference_system.node.peers import PeerLink, PeerServer
 from reference_system.node.wire import message_from_wire, message_to_wire
 from reference_system.raft import (
     EntryKind,
+    Message,
+    MessageType,
     NotLeader,
     RaftConfig,
     RaftNode,
@@ -152,14 +154,16 @@ class Node:
                     await loop.run_in_executor(
                         None, lambda s=rd.snapshot: self.storage.save_snapshot(s, replace_log=True)
                     )
+                early, rest = self._early_appends(rd)
                 self.storage.append(rd.entries)
                 if rd.hard_state is not None:
                     self.storage.set_hard_state(rd.hard_state)
+                self._send(early)
                 if rd.must_sync:
                     await loop.run_in_executor(None, self.storage.sync)
                 if "lost-ack" in self.bugs:
                     self._ack_early(rd)
-                self._send(rd)
+                self._send(rest)
                 self._apply(rd)
                 self.core.advance(rd)
                 self._notice_role_change()
@@ -188,9 +192,26 @@ class Node:
             else:
                 self._read_rounds[ctx] = batch_reads
 
-    def _send(self, rd: Ready) -> None:
+    def _early_appends(self, rd: Ready) -> tuple[list[Message], list[Message]]:
+        """Split the leader's AppendEntries off, to go out while its own fsync runs.
+
+        Raft's thesis (10.2.1) lets a leader replicate in parallel with its own
+        disk write. Safe here because a commit that counts the leader's copy is
+        only acted on -- applied, acknowledged to clients, sent to followers as a
+        commit index, used for ReadIndex -- in a later Ready, which this loop
+        takes only after the fsync has returned. Everything else (votes, acks,
+        anything after a term change) waits for the fsync, as the core asks.
+        """
+        durable_term = self.storage.hard_state.term
+        term_changes = rd.hard_state is not None and rd.hard_state.term != durable_term
+        if self.core.role is not Role.LEADER or term_changes or not rd.must_sync:
+            return [], rd.messages
+        early = [m for m in rd.messages if m.type is MessageType.APPEND and m.term == durable_term]
+        return early, [m for m in rd.messages if not (m.type is MessageType.APPEND and m.term == durable_term)]
+
+    def _send(self, messages: list[Message]) -> None:
         by_peer: dict[str, list[Any]] = {}
-        for m in rd.messages:
+        for m in messages:
             by_peer.setdefault(m.dst, []).append(message_to_wire(m))
         for peer, msgs in by_peer.items():
             link = self.links.get(peer)
