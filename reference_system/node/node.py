@@ -221,6 +221,7 @@ class Node:
     def _apply(self, rd: Ready) -> None:
         if rd.snapshot is not None:
             self.sm = StateMachine.restore(json.loads(rd.snapshot.data))
+            log.info("%s: installed the leader's snapshot at index %d", self.id, rd.snapshot.index)
         for e in rd.committed_entries:
             waiter = self._waiting.pop(e.index, None)
             if e.kind == EntryKind.NOOP:

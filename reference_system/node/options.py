@@ -81,14 +81,20 @@ def parse(argv: list[str], env_bugs: str | None = None) -> NodeOptions:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--tick-ms", default="15", help="length of one Raft tick")
     p.add_argument("--election-ticks", default="10", help="election timeout is 1-2x this many ticks")
+    p.add_argument("--snapshot-entries", default="20000", help="snapshot the state after this many log entries")
     args = p.parse_args(argv)
     if not NODE_ID.match(args.id):
         raise OptionsError(f"--id must be 1-64 letters, digits, '_', '.' or '-', got {args.id!r}")
     try:
         tick_ms = float(args.tick_ms)
         election = int(args.election_ticks)
+        snapshot_entries = int(args.snapshot_entries)
     except ValueError:
-        raise OptionsError("--tick-ms must be a number and --election-ticks a whole number") from None
+        raise OptionsError(
+            "--tick-ms must be a number; --election-ticks and --snapshot-entries whole numbers"
+        ) from None
+    if not 10 <= snapshot_entries <= 10_000_000:
+        raise OptionsError(f"--snapshot-entries must be from 10 to 10000000, got {args.snapshot_entries!r}")
     if not 1 <= tick_ms <= 1000:
         raise OptionsError(f"--tick-ms must be from 1 to 1000, got {args.tick_ms!r}")
     if not 4 <= election <= 1000:
@@ -111,5 +117,6 @@ def parse(argv: list[str], env_bugs: str | None = None) -> NodeOptions:
         tick_ms=tick_ms,
         election_ticks=election,
         heartbeat_ticks=max(1, election // 3),
+        snapshot_entries=snapshot_entries,
         bugs=active,
     )
