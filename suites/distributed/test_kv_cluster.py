@@ -111,3 +111,21 @@ def test_a_request_forwarded_to_the_leader_keeps_its_trace(cluster, kv):
     result = kv.run(client.put("k", "v", node=follower))
     assert result.ok
     assert (result.reply["node"], result.reply["trace_id"], result.reply["hops"]) == (leader, "fwd-1", 2)
+
+
+def test_a_paused_leader_is_replaced_and_rejoins_as_a_follower(cluster, kv):
+    old = kv.leader()
+    client = kv.client(timeout=5.0)
+    cluster[old].pause()
+    try:
+        rest = [n for n in cluster.ids if n != old]
+        new = kv.leader(rest)
+        assert kv.run(client.put("while-paused", 1, node=new)).ok
+    finally:
+        cluster[old].resume()
+    new_term = kv.status(new)["term"]
+    agreed = kv.leader()  # every node agrees again (normally on `new`; a busy machine may re-elect)
+    kv.wait(f"{old} to apply what it missed", lambda: kv.local_value(old, "while-paused") == 1)
+    status = kv.status(old)
+    assert status["term"] >= new_term
+    assert status["role"] == ("leader" if agreed == old else "follower")
