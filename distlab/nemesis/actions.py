@@ -153,10 +153,18 @@ def _node_fault(lab: Lab, kind: str, nodes: list[str]) -> Undo:
         elif kind == "pause":
             if state == "up":
                 node.pause()
-                undos.append(lambda n=node: n.resume() if str(n.state) == "paused" else None)
+                undos.append(_resumer(node))
         elif kind == "resume" and state == "paused":
             node.resume()
     return _all(undos)
+
+
+def _resumer(node: Any) -> Undo:
+    def undo() -> None:
+        if str(node.state) == "paused":  # a kill meanwhile leaves nothing to resume
+            node.resume()
+
+    return undo
 
 
 def _pid(lab: Lab, node_id: str, kind: str) -> int:

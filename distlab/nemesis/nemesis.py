@@ -208,13 +208,19 @@ def preflight(lab: Lab, schedule: Schedule) -> None:
         if f.target not in ("one", "minority", "majority", "leader", "followers", "all", "db") and (
             f.target not in nodes
         ):
-            raise UsageError(f"{where}: unknown node {f.target!r}; this cluster has {', '.join(nodes) or 'none'}")
+            raise UsageError(
+                f"{where}: unknown node {f.target!r}; this cluster has {', '.join(nodes) or 'none'}"
+            )
         if f.target in ("leader", "followers") and lab.role_probe is None:
-            raise UsageError(f"{where}: target {f.target} needs a role probe (who leads?); pass role_probe=")
+            raise UsageError(
+                f"{where}: target {f.target} needs a role probe (who leads?); pass role_probe="
+            )
         if spec.acts_on in ("nodes", "links", "net") and lab.cluster is None:
             raise UsageError(f"{where}: needs a cluster")
         if spec.acts_on in ("links", "net") and lab.net is None:
-            raise UsageError(f"{where}: needs the fault-injecting network; this cluster runs without proxies")
+            raise UsageError(
+                f"{where}: needs the fault-injecting network; this cluster runs without proxies"
+            )
         if f.kind == "partition" and param(f, "shape") != "isolate":
             try:
                 shapes.shape(param(f, "shape"), nodes)

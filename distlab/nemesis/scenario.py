@@ -45,6 +45,10 @@ KEYS = (
 )
 
 
+# The ops a scenario's mix may weigh, per model.
+MIX_OPS = {"register": ("read", "write", "cas"), "kv": ("get", "put", "append", "delete")}
+
+
 def long_run() -> bool:
     """Whether scenarios run at full length (``distlab --long`` sets ``DISTLAB_LONG=1``)."""
     return os.environ.get(LONG_ENV, "") not in ("", "0")
@@ -181,12 +185,18 @@ def from_table(name: str, table: dict[str, Any]) -> Scenario:
         )
     ):
         raise ScenarioKeyError("mix", "must be a table of op weights, e.g. { read = 1, write = 1 }")
+    model = table.get("model", "register")
+    if model not in MIX_OPS:
+        raise ScenarioKeyError("model", f"{model!r} is not allowed; allowed: {', '.join(MIX_OPS)}")
+    unknown = sorted(set(mix) - set(MIX_OPS[model]))
+    if unknown:
+        raise ScenarioKeyError(
+            "mix",
+            f"{unknown[0]!r} is not an op of the {model} model; allowed: {', '.join(MIX_OPS[model])}",
+        )
     title = table.get("title", name)
     if not isinstance(title, str):
         raise ScenarioKeyError("title", "must be a string")
-    model = table.get("model", "register")
-    if model not in ("register", "kv"):
-        raise ScenarioKeyError("model", f"{model!r} is not allowed; allowed: register, kv")
     return _wrap(
         "schedule" if has_schedule else "duration_s",
         lambda: Scenario(
