@@ -115,7 +115,7 @@ class Nemesis:
                 at, _, what, i = heapq.heappop(plan)
                 if self._stop.wait(max(0.0, self._t0 + at - time.monotonic())):
                     break
-                fid = f"f{i + 1}"
+                fid = f"{self.schedule.name}/f{i + 1}"  # unique across nemeses in one run
                 if what == "start":
                     fault = self.schedule.faults[i]
                     if self._begin(fid, i, fault) and KINDS[fault.kind].lasting:
