@@ -19,6 +19,7 @@ import pytest
 from cluster_helpers import ask, echo_settings, reachable
 
 from distlab.config.schema import ClusterSettings
+from distlab.errors import UsageError
 from distlab.nemesis import Lab, Nemesis, Schedule, make_fault, small_filesystem
 from distlab.workload import HistoryRecorder
 
@@ -164,11 +165,20 @@ def test_disk_full_makes_writes_in_the_data_dir_fail(small_disk, cluster_network
         cluster["n1"].restart()  # and the node can start again on it
 
 
-def test_disk_full_refuses_to_fill_a_big_shared_disk(cluster) -> None:
-    n = Nemesis(
-        Lab(cluster=cluster), Schedule((make_fault("disk_full", "n1", 0, LONG, max_fill_mb=1),))
-    )
-    n.start()
-    wait_for("the attempt", lambda: n.applied)
-    n.stop()
-    assert "disk_full: cannot apply" in n.errors[0] and "small filesystem" in n.errors[0]
+def test_limits_the_machine_cannot_apply_are_refused_before_anything_starts(cluster) -> None:
+    for fault, message in [
+        (
+            make_fault("disk_full", "n1", 0, LONG, max_fill_mb=1),
+            "MiB free, more than max_fill_mb=1",
+        ),
+        (
+            make_fault("memory", "all", 0, LONG, rss_mb=65536),
+            "65536 MiB per node, this machine has",
+        ),
+    ]:
+        n = Nemesis(Lab(cluster=cluster), Schedule((fault,)))
+        with pytest.raises(UsageError, match=message) as raised:
+            n.start()
+        assert "cannot apply" in str(raised.value) and "\n" not in str(raised.value)
+        assert n.applied == []
+    assert not companions("bytearray")

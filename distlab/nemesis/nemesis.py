@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from distlab import events
 from distlab.errors import LabError, UsageError
@@ -232,3 +235,30 @@ def preflight(lab: Lab, schedule: Schedule) -> None:
             why = can_prlimit()
             if why:
                 raise UsageError(f"{where}: a resource limit this platform cannot apply: {why}")
+        if f.kind == "memory":
+            limit_mb = float(param(f, "limit_mb"))
+            rss_mb = (
+                limit_mb * float(param(f, "fraction")) if limit_mb else float(param(f, "rss_mb"))
+            )
+            available_mb = psutil.virtual_memory().available / 2**20
+            if rss_mb > available_mb * 0.8:
+                raise UsageError(
+                    f"{where}: cannot apply: {rss_mb:g} MiB per node, this machine has "
+                    f"{available_mb:.0f} MiB available"
+                )
+        if f.kind == "disk_full" and lab.cluster is not None:
+            targets = (
+                nodes
+                if f.target in ("all", "one", "minority", "majority", "leader", "followers")
+                else [f.target]
+            )
+            for node_id in targets:
+                data_dir = lab.cluster[node_id].data_dir
+                st = os.statvfs(data_dir)
+                free_mb = st.f_bavail * st.f_frsize / 2**20
+                if free_mb > float(param(f, "max_fill_mb")):
+                    raise UsageError(
+                        f"{where}: cannot apply: {data_dir} has {free_mb:.0f} MiB free, more than "
+                        f"max_fill_mb={param(f, 'max_fill_mb'):g}; put the data dir on a small "
+                        "filesystem (distlab.nemesis.small_filesystem) or raise max_fill_mb"
+                    )
