@@ -182,3 +182,19 @@ def test_limits_the_machine_cannot_apply_are_refused_before_anything_starts(clus
         assert "cannot apply" in str(raised.value) and "\n" not in str(raised.value)
         assert n.applied == []
     assert not companions("bytearray")
+
+
+def address_space_limit(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max address space"):
+            return line.split()[3]  # the soft limit
+    raise AssertionError("no address space line")
+
+
+def test_memory_limit_caps_the_live_node_and_is_restored(cluster) -> None:
+    pid = cluster["n1"].pid
+    before = address_space_limit(pid)
+    n = play(cluster, make_fault("memory_limit", "n1", 0, LONG, limit_mb=4096))
+    assert address_space_limit(pid) == str(4096 * 2**20)
+    n.stop()
+    assert address_space_limit(pid) == before
