@@ -201,6 +201,30 @@ def _seed_hypothesis(config: pytest.Config) -> None:
     setattr(core, "global_force_seed", int(os.environ[SEED_ENV]))  # noqa: B010 - a module attribute
 
 
+def _undo_hypothesis_ci_derandomize() -> None:
+    """Keep the root seed in charge of hypothesis on CI machines too.
+
+    On a CI machine hypothesis loads its built-in "ci" profile, whose
+    ``derandomize=True`` seeds every test from its own name and so ignores the
+    root seed: ``--seed`` would replay nothing. We load the same profile with
+    derandomize off, before any test module is imported (a ``@settings``
+    decorator captures the profile in force when it runs). Only in CI, where
+    hypothesis is being imported anyway, so other runs pay no import.
+    """
+    if not any(os.environ.get(v) for v in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE")):
+        return
+    try:
+        from hypothesis import settings
+    except ImportError:
+        return
+    if getattr(settings, "_current_profile", None) != "ci":
+        return  # the user chose a profile: theirs wins
+    settings.register_profile(
+        "distlab-ci", settings.get_profile("ci"), derandomize=False, database=None
+    )
+    settings.load_profile("distlab-ci")
+
+
 def _is_lab_error(exc: BaseException) -> bool:
     from distlab.errors import LabError
 
@@ -217,6 +241,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # so a failure can be replayed with DISTLAB_SEED=N.
     if not os.environ.get(SEED_ENV):
         os.environ[SEED_ENV] = str(new_root_seed())
+    _undo_hypothesis_ci_derandomize()
     live = LiveEvents(os.environ.get(LAYER_ENV, ""))
     config.stash[_LIVE] = live
     config.pluginmanager.register(live, "distlab-live-events")
