@@ -292,3 +292,41 @@ def recv_exactly_in(sock: socket.socket, n: int, piece: int) -> bytes:
         assert chunk, "connection closed early"
         out += chunk
     return bytes(out)
+
+
+def test_a_down_upstream_looks_like_a_reset_and_a_restarted_one_is_reached(
+    net: Network,
+) -> None:
+    probe = socket.create_server(("127.0.0.1", 0))
+    address = probe.getsockname()
+    probe.close()  # n2 is down: nothing listens at its address
+    port = net.add_link("n1", "n2", address)
+    resets = (ConnectionResetError, BrokenPipeError)
+    with pytest.raises(resets), socket.create_connection(("127.0.0.1", port), 5) as dialler:
+        dialler.sendall(b"hello?")
+        dialler.recv(1)
+    restarted = socket.create_server(address)  # n2 back on the same port
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as dialler:
+            dialler.sendall(b"hi")
+            restarted.settimeout(5)
+            conn, _ = restarted.accept()
+            with conn:
+                conn.settimeout(5)
+                assert recv_exactly(conn, 2) == b"hi"
+    finally:
+        restarted.close()
+
+
+def test_many_connections_at_once_keep_their_bytes_apart(net: Network) -> None:
+    up = Upstream()
+    port = net.add_link("n1", "n2", up.address)
+    diallers = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(100)]
+    accepted = [up.accept() for _ in diallers]
+    for i, d in enumerate(diallers):
+        d.sendall(f"{i:04d}".encode())
+    seen = sorted(recv_exactly(a, 4).decode() for a in accepted)
+    assert seen == [f"{i:04d}" for i in range(100)]
+    assert net.state()["proxies"][0]["connections"] == 100
+    for s in (*diallers, *accepted, up.sock):
+        s.close()
