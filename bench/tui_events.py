@@ -3,7 +3,7 @@
 Deterministic (a fixed seed and a fixed clock), so the recorded files under
 tests/data/ and the 50,000-event benchmark feed are the same on every run.
 
-    python bench/tui_events.py            # rewrite tests/data/events_*.jsonl
+    python bench/tui_events.py --write    # rewrite tests/data/events_*.jsonl
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def ev(clock: Clock, dt: float, kind: str, **fields: Any) -> dict[str, Any]:
 
 def suite_run(
     tests_per_layer: int = 6,
+    tests_per_module: int = 3,
     fail_every: int = 0,
     stop_after: int | None = None,
     gates_fail: bool = False,
@@ -72,7 +73,7 @@ def suite_run(
         yield out(ev(clock, 0.01, "layer.start", layer=layer, attempt=0))
         tests = []
         for i in range(tests_per_layer):
-            module = f"suites/{layer}/test_{layer}_{i // 3}.py"
+            module = f"suites/{layer}/test_{layer}_{i // tests_per_module}.py"
             tests.append({"nodeid": f"{module}::test_case_{i:04d}", "file": module, "line": 10 + 7 * (i % 3), "markers": [layer]})
         yield out(ev(clock, 0.2, "collect", layer=layer, tests=tests))
         counts = {"passed": 0, "failed": 0, "flaky": 0, "skipped": 0, "error": 0}
@@ -173,6 +174,11 @@ def write(path: Path, events: Iterator[dict[str, Any]]) -> int:
 
 
 def main() -> None:
+    import sys
+
+    if "--write" not in sys.argv[1:]:
+        print("the recorded test streams are already in tests/data; --write rewrites them")
+        return
     files = {
         "events_running.jsonl": suite_run(tests_per_layer=6, fail_every=7, stop_after=50),
         "events_finished.jsonl": suite_run(tests_per_layer=6, fail_every=7, gates_fail=True),

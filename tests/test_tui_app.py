@@ -24,7 +24,7 @@ from distlab.tui.components.node_table import NodeTable
 from distlab.tui.components.partition_menu import PartitionMenu
 from distlab.tui.components.suites_tree import SuitesTree
 from distlab.tui.components.test_detail import TestDetail, render_test
-from distlab.tui.testing import DATA, pilot_test, replay_app, settle
+from distlab.tui.testing import DATA, pilot_test, replay_app, select_test, settle
 
 SIZE = (80, 24)
 
@@ -87,8 +87,7 @@ def detail_text(app: DistlabApp) -> str:
 async def first_failure(app: DistlabApp, pilot: Any) -> str:
     """Move the tree cursor to the first failed test and return its id."""
     failure = app.state.failures()[0]
-    assert app.query_one(SuitesTree).select_test(failure.nodeid)
-    await pilot.pause()
+    await select_test(app, pilot, failure.nodeid)
     return failure.nodeid
 
 
@@ -128,8 +127,7 @@ async def test_enter_on_a_passing_test_runs_it_and_on_a_layer_runs_the_layer() -
         tree.move_cursor(tree._layers["unit"])
         await pilot.press("enter")
         passing = next(t for t in app.state.tests.values() if t.outcome == "passed")
-        tree.select_test(passing.nodeid)
-        await pilot.pause()
+        await select_test(app, pilot, passing.nodeid)
         await pilot.press("enter")
     assert backend.calls == [
         ("run", None, ["unit"]),

@@ -177,7 +177,7 @@ def test_run_all_from_the_dashboard_and_a_hangup_leaves_no_process(
         return bool(pytests)
 
     t.wait_for(layer_running, 60, "the layer's pytest process")
-    t.wait_for(lambda: t.saw("test_slow"), 60, "the running test in the tree")
+    t.wait_for(lambda: t.saw("»1"), 60, "a running test in the tree")
     os.close(t.master)  # the terminal goes away: SIGHUP
     t.proc.wait(40)
     _gone, alive = psutil.wait_procs(pytests, timeout=10)

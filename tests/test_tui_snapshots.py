@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from distlab.tui.components.suites_tree import SuitesTree
-from distlab.tui.testing import replay_app, settle
+from distlab.tui.testing import replay_app, select_test, settle
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 
@@ -35,7 +34,6 @@ def test_snapshot(snap_compare: Any, state: str, size: tuple[int, int]) -> None:
     async def prepare(pilot: Any) -> None:
         await settle(app, pilot)
         if select_failure:
-            app.query_one(SuitesTree).select_test(app.state.failures()[0].nodeid)
-            await pilot.pause()
+            await select_test(app, pilot, app.state.failures()[0].nodeid)
 
     assert snap_compare(app, terminal_size=size, run_before=prepare)

@@ -116,3 +116,17 @@ def test_filter_words_outcomes_markers_and_fields() -> None:
     assert matches(t, "layer:chaos kill")
     assert not matches(t, "layer:unit")
     assert not matches(t, "kill partition")  # every word must match
+
+
+def test_incremental_tallies_equal_a_recount_after_every_event() -> None:
+    for name in ("running", "finished", "passed"):
+        s = LabState()
+        for event in read_events(DATA / f"events_{name}.jsonl"):
+            s.apply(event)
+            for layer in s.layers.values():
+                recount = {k: 0 for k in layer.tally}
+                for t in layer.tests.values():
+                    recount[t.outcome] += 1
+                assert layer.tally == recount, (name, event["kind"], layer.name)
+        s.reset_outcomes()
+        assert all(layer.done() == 0 for layer in s.layers.values())

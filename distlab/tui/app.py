@@ -40,6 +40,9 @@ from distlab.tui.messages import BackendNotice, EventsPending, TestActivated, Te
 from distlab.tui.state import FAILING, LabState, TestInfo
 
 FLUSH_EVERY_S = 0.1
+APPLY_BUDGET_S = 0.04  # per flush, folding events into the state
+APPLY_SLICE = 2000
+BACKLOG_FLUSH_S = 0.01  # next flush when events are still waiting
 WIDE_COLUMNS = 120  # from here on, panels sit side by side
 LAB_ACTIONS = frozenset({"kill", "pause", "restart", "partition", "latency", "heal"})
 RUN_ACTIONS = frozenset({"run_all", "run_selected", "rerun_failed", "filter", "open_editor"})
@@ -55,6 +58,8 @@ class DistlabApp(App[int]):
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "distlab"
+    # The screen gets -narrow or -wide by terminal width; the .tcss lays out by it.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_COLUMNS, "-wide")]
     BINDINGS = [
         _b("k", "kill", "Kill", "SIGKILL the selected node"),
         _b("p", "pause", "Pause", "SIGSTOP the selected node, or SIGCONT it if paused"),
@@ -130,19 +135,12 @@ class DistlabApp(App[int]):
         self.set_interval(FLUSH_EVERY_S, self.flush)
         self._beat_at = time.perf_counter()
         self.set_interval(0.05, self._heartbeat)
-        self._apply_width(self.size.width)
         self._refresh_all()
         self.backend.start(self.feed)
         if self.initial_tab == "suites":
             self.query_one(SuitesTree).focus()
         elif self.initial_tab == "cluster":
             self.query_one(NodeTable).focus()
-
-    def on_resize(self, event: Any) -> None:
-        self._apply_width(event.size.width)
-
-    def _apply_width(self, width: int) -> None:
-        self.screen.set_class(width >= WIDE_COLUMNS, "-wide")
 
     # -- the event pump ------------------------------------------------------------------
 
@@ -153,23 +151,32 @@ class DistlabApp(App[int]):
 
     def flush(self) -> None:
         """Fold waiting events into the state and redraw what changed."""
-        batch = self.feed.drain()
         if self.live_clock and self.backend.busy():
             self.state.now = max(self.state.now, time.time())
             self.state.dirty.add("clock")
-        if not batch and not self.state.dirty:
+        if not len(self.feed) and not self.state.dirty:
             return
         started = time.perf_counter()
-        for event in batch:
-            self.state.apply(event)
+        applied = 0
+        # Apply for at most APPLY_BUDGET_S, then draw: a flood of events must not
+        # keep keys and redraws waiting. What is left goes in the next flush, soon.
+        while time.perf_counter() - started < APPLY_BUDGET_S:
+            batch = self.feed.drain(APPLY_SLICE)
+            if not batch:
+                break
+            for event in batch:
+                self.state.apply(event)
+            applied += len(batch)
         areas, tests, nodes = self.state.take_dirty()
         with self.batch_update():
             self._redraw(areas, tests, nodes)
         took = time.perf_counter() - started
         self._last_flush = time.perf_counter()
         self.stats["batches"] += 1
-        self.stats["applied"] += len(batch)
+        self.stats["applied"] += applied
         self.stats["worst_flush_s"] = max(self.stats["worst_flush_s"], took)
+        if len(self.feed) or self.state.dirty:
+            self.set_timer(BACKLOG_FLUSH_S, self.flush)
 
     def _heartbeat(self) -> None:
         # How late the event loop runs a 50 ms timer: the worst frame delay users feel.
@@ -179,14 +186,16 @@ class DistlabApp(App[int]):
 
     def _redraw(self, areas: set[str], tests: set[str], nodes: set[str]) -> None:
         tree = self.query_one(SuitesTree)
-        if areas & {"tree", "layers"} or tests:
-            tree.sync(tests)
+        if (areas & {"tree", "layers"} or tests) and tree.sync(tests):
+            self.state.dirty.add("tree")  # more tests wait for their nodes
         if "layers" in areas or "clock" in areas or "run" in areas:
             tree.refresh_layers()
             self.query_one(LayerProgress).refresh_from_state()
         self.query_one(RunBar).refresh_from_state()
         if self._selected is not None and self._selected in tests:
             self.query_one(TestDetail).show(self.state.tests.get(self._selected))
+        elif self._selected is None and (tests or "run" in areas):
+            self.query_one(TestDetail).show_failures(self.state.failures())
         if nodes or "nodes" in areas or "clock" in areas:
             self.query_one(NodeTable).refresh_nodes(nodes, clock_moved=True)
         if "logs" in areas:
@@ -223,8 +232,11 @@ class DistlabApp(App[int]):
 
     def on_test_highlighted(self, message: TestHighlighted) -> None:
         self._selected = message.nodeid
+        detail = self.query_one(TestDetail)
         if message.nodeid is not None:
-            self.query_one(TestDetail).show(self.state.tests.get(message.nodeid))
+            detail.show(self.state.tests.get(message.nodeid))
+        else:
+            detail.show_failures(self.state.failures())
 
     def on_test_activated(self, message: TestActivated) -> None:
         test = self.state.tests.get(message.nodeid) if message.nodeid else None

@@ -20,6 +20,7 @@ FAILING = frozenset({"failed", "error"})
 THROUGHPUT_WINDOW = 300  # samples kept for the sparkline (one a second: five minutes)
 TIMELINE_KEEP = 200  # fault windows kept
 LOG_KEEP = 200
+TALLY_KEYS = (*OUTCOMES, "running", "pending")
 
 
 @dataclass
@@ -67,16 +68,15 @@ class LayerInfo:
     ended: float | None = None
     reason: str = ""
 
+    # Kept up to date by LabState.set_outcome, so counting never walks 5,000 tests.
+    tally: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TALLY_KEYS, 0))
+
     def counts(self) -> dict[str, int]:
         """passed, failed, flaky, skipped, error, running, pending, total."""
-        c = dict.fromkeys((*OUTCOMES, "running", "pending"), 0)
-        for t in self.tests.values():
-            c[t.outcome] = c.get(t.outcome, 0) + 1
-        c["total"] = len(self.tests)
-        return c
+        return {**self.tally, "total": len(self.tests)}
 
     def done(self) -> int:
-        return sum(1 for t in self.tests.values() if t.outcome not in ("pending", "running"))
+        return len(self.tests) - self.tally["pending"] - self.tally["running"]
 
 
 @dataclass
@@ -188,6 +188,20 @@ class LabState:
         self.dirty, self.dirty_tests, self.dirty_nodes = set(), set(), set()
         return out
 
+    def set_outcome(self, test: TestInfo, outcome: str) -> None:
+        """Change a test's outcome and its layer's tally together."""
+        tally = self._layer(test.layer).tally
+        if test.outcome in tally:
+            tally[test.outcome] -= 1
+        test.outcome = outcome
+        tally[outcome] = tally.get(outcome, 0) + 1
+
+    def _new_test(self, layer: LayerInfo, nodeid: str) -> TestInfo:
+        test = layer.tests[nodeid] = self.tests[nodeid] = TestInfo(nodeid, layer.name)
+        layer.tally["pending"] += 1
+        self.dirty.add("tree")
+        return test
+
     def _layer(self, name: str) -> LayerInfo:
         layer = self.layers.get(name)
         if layer is None:
@@ -215,7 +229,7 @@ class LabState:
                 layer.status = "stopped"
             for t in layer.tests.values():
                 if t.outcome == "running":
-                    t.outcome = "pending"
+                    self.set_outcome(t, "pending")
                     self.dirty_tests.add(t.nodeid)
         self.dirty.update({"run", "gates", "layers"})
 
@@ -240,10 +254,7 @@ class LabState:
             nodeid = str(item.get("nodeid"))
             test = layer.tests.get(nodeid)
             if test is None:
-                test = TestInfo(nodeid, layer.name)
-                layer.tests[nodeid] = test
-                self.tests[nodeid] = test
-                self.dirty.add("tree")
+                test = self._new_test(layer, nodeid)
             test.file = str(item.get("file") or test.file)
             test.line = item.get("line", test.line)
             test.markers = tuple(item.get("markers") or ())
@@ -254,19 +265,18 @@ class LabState:
         nodeid = str(e.get("nodeid"))
         test = layer.tests.get(nodeid)
         if test is None:
-            test = layer.tests[nodeid] = self.tests[nodeid] = TestInfo(nodeid, layer.name)
-            self.dirty.add("tree")
+            test = self._new_test(layer, nodeid)
         self.dirty_tests.add(nodeid)
         self.dirty.add("layers")
         return test
 
     def _test_start(self, e: dict[str, Any]) -> None:
         test = self._test(e)
-        test.outcome = "running"
+        self.set_outcome(test, "running")
 
     def _test_end(self, e: dict[str, Any]) -> None:
         test = self._test(e)
-        test.outcome = str(e.get("outcome") or "error")
+        self.set_outcome(test, str(e.get("outcome") or "error"))
         test.duration_s = e.get("duration_s")
         test.message = str(e.get("message") or "")
         test.longrepr = str(e.get("longrepr") or "")
@@ -406,7 +416,8 @@ class LabState:
         """Before a fresh full run: every known test back to pending, gates cleared."""
         for test in self.tests.values():
             if test.outcome != "pending":
-                test.outcome, test.duration_s = "pending", None
+                self.set_outcome(test, "pending")
+                test.duration_s = None
                 test.message = test.longrepr = test.stdout = test.stderr = ""
                 self.dirty_tests.add(test.nodeid)
         for layer in self.layers.values():

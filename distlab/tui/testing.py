@@ -44,6 +44,22 @@ async def settle(app: DistlabApp, pilot: Any, timeout_s: float = 10.0) -> None:
     await pilot.pause()
 
 
+async def select_test(app: DistlabApp, pilot: Any, nodeid: str, timeout_s: float = 10.0) -> None:
+    """Put the tree cursor on a test and wait until the detail pane shows it."""
+    from distlab.tui.components.suites_tree import SuitesTree
+    from distlab.tui.components.test_detail import TestDetail
+
+    if not app.query_one(SuitesTree).select_test(nodeid):
+        raise LookupError(f"{nodeid} is not in the tree (filtered out?)")
+    deadline = time.monotonic() + timeout_s
+    detail = app.query_one(TestDetail)
+    while detail.test is None or detail.test.nodeid != nodeid:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the detail pane did not show {nodeid} in {timeout_s} s")
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
 def pilot_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
     """Run an async test body in its own event loop (no asyncio pytest plugin needed);
     pytest still sees the body's fixtures through ``functools.wraps``."""

@@ -8,7 +8,7 @@ OUTCOME_MARK = {
     "error": ("E", "bold red"),
     "flaky": ("~", "yellow"),
     "skipped": ("s", "dim"),
-    "running": ("▶", "bold cyan"),
+    "running": ("»", "bold cyan"),  # not ▶: the tree draws that for a folded node
     "pending": ("·", "dim"),
 }
 

@@ -59,7 +59,7 @@ def _counts(c: dict[str, int]) -> Text:
         ("error", "E", "red"),
         ("flaky", "~", "yellow"),
         ("skipped", "s", "dim"),
-        ("running", "▶", "cyan"),
+        ("running", "»", "cyan"),
     ):
         if c[key]:
             text.append(f"{glyph}{c[key]} ", style=style)

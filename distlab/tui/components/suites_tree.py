@@ -19,6 +19,10 @@ from distlab.tui.messages import TestActivated, TestHighlighted
 from distlab.tui.query import matches
 from distlab.tui.state import LabState, LayerInfo, TestInfo
 
+# Adding a Tree node costs a fraction of a millisecond; a 5,000-test collection
+# added at once would freeze the UI for seconds, so new nodes arrive in slices.
+NEW_NODES_PER_SYNC = 300
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -55,11 +59,18 @@ class SuitesTree(Tree[Ref]):
         self._layers.clear()
         self._modules.clear()
         self._tests.clear()
-        self.sync(set())
+        while self.sync(set()):
+            pass  # a filter's matches all at once: the user asked for exactly these
 
-    def sync(self, dirty_tests: set[str]) -> None:
-        """Add nodes for new layers and tests; relabel the tests in ``dirty_tests``."""
+    def sync(self, dirty_tests: set[str], max_new: int = NEW_NODES_PER_SYNC) -> bool:
+        """Add nodes for new layers and tests (at most ``max_new``); relabel the tests in
+        ``dirty_tests``. True when tests are still waiting for a node (call again)."""
+        added = 0
+        more = False
         for layer in self.state.ordered_layers():
+            if added >= max_new:
+                more = True
+                break
             lnode = self._layers.get(layer.name)
             if lnode is None and not self.query_text:
                 lnode = self._add_layer(layer)
@@ -68,27 +79,45 @@ class SuitesTree(Tree[Ref]):
                     continue
                 if self.query_text and not matches(test, self.query_text):
                     continue
+                if added >= max_new:
+                    more = True
+                    break
+                added += 1
                 if lnode is None:  # filtering: a layer shows once one of its tests matches
                     lnode = self._add_layer(layer)
                 key = (layer.name, test.module)
                 mnode = self._modules.get(key)
                 if mnode is None:
+                    # Modules start folded (a 5,000-test run is thousands of lines that
+                    # the tree would re-measure on every change); a failure unfolds its
+                    # module, and a filtered tree shows every match.
                     mnode = self._modules[key] = lnode.add(
-                        test.module.rsplit("/", 1)[-1], data=Ref(layer.name, test.module), expand=True
+                        test.module.rsplit("/", 1)[-1],
+                        data=Ref(layer.name, test.module),
+                        expand=bool(self.query_text),
                     )
                 self._tests[test.nodeid] = mnode.add_leaf(
                     self._test_label(test), data=Ref(layer.name, test.module, test.nodeid)
                 )
+                dirty_tests.add(test.nodeid)
+        modules: set[TreeNode[Ref]] = set()
         for nodeid in dirty_tests:
             node = self._tests.get(nodeid)
             test = self.state.tests.get(nodeid)
             if node is None or test is None:
                 continue
+            if node.parent is not None:
+                modules.add(node.parent)
+                if test.failing and not node.parent.is_expanded:
+                    node.parent.expand()
             if self.query_text and not matches(test, self.query_text):
                 # The outcome moved it out of the filter (say "failed" -> rerun passed).
                 node.set_label(Text(self._test_label(test).plain, style="dim"))
                 continue
             node.set_label(self._test_label(test))
+        for module in modules:
+            module.set_label(self._module_label(module))
+        return more
 
     def _add_layer(self, layer: LayerInfo) -> TreeNode[Ref]:
         node = self._layers[layer.name] = self.root.add(
@@ -120,6 +149,20 @@ class SuitesTree(Tree[Ref]):
             label.append(f" {test.duration_s:.2f}s", style="dim")
         return label
 
+    def _module_label(self, module: TreeNode[Ref]) -> Text:
+        counts: dict[str, int] = {}
+        for leaf in module.children:
+            test = self.state.tests.get(leaf.data.nodeid) if leaf.data and leaf.data.nodeid else None
+            if test is not None:
+                counts[test.outcome] = counts.get(test.outcome, 0) + 1
+        name = module.data.module.rsplit("/", 1)[-1] if module.data and module.data.module else "?"
+        text = Text(name)
+        for outcome in ("failed", "error", "running", "flaky", "passed", "skipped"):
+            if counts.get(outcome):
+                glyph, style = mark(outcome)
+                text.append(f" {glyph}{counts[outcome]}", style=style)
+        return text
+
     @staticmethod
     def _layer_label(layer: LayerInfo) -> Text:
         c = layer.counts()
@@ -131,7 +174,7 @@ class SuitesTree(Tree[Ref]):
             ("error", "E", "red"),
             ("flaky", "~", "yellow"),
             ("skipped", "s", "dim"),
-            ("running", "▶", "cyan"),
+            ("running", "»", "cyan"),
         ):
             if c[key]:
                 text.append(f" {glyph}{c[key]}", style=style)
@@ -146,6 +189,12 @@ class SuitesTree(Tree[Ref]):
         node = self._tests.get(nodeid)
         if node is None:
             return False
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        # Lay the lines out now so the node knows its line (Tree does it lazily).
+        self._tree_lines  # noqa: B018
         self.move_cursor(node)
         return True
 

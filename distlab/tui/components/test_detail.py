@@ -12,6 +12,19 @@ from distlab.tui.components.glyphs import mark
 from distlab.tui.state import TestInfo
 
 
+def render_failures(failures: list[TestInfo], limit: int = 20) -> RenderableType:
+    """What the detail pane shows before a test is selected: the failures so far."""
+    if not failures:
+        return Text("Select a test to see its outcome, output and traceback.", style="dim")
+    lines = [Text(f"{len(failures)} failing (select one for its traceback):", style="bold red")]
+    for t in failures[:limit]:
+        glyph, style = mark(t.outcome)
+        lines.append(Text.assemble((glyph, style), f" {t.layer}: {t.name}  ", (t.message, "dim")))
+    if len(failures) > limit:
+        lines.append(Text(f"... and {len(failures) - limit} more (/ outcome:failed)", style="dim"))
+    return Group(*lines)
+
+
 def render_test(test: TestInfo | None, *, theme: str = "ansi_dark") -> RenderableType:
     """A test as rich renderables (also used by the full-screen failure view)."""
     if test is None:
@@ -54,6 +67,11 @@ class TestDetail(VerticalScroll):
         yield Static(render_test(None), id="detail-body")
 
     def show(self, test: TestInfo | None) -> None:
-        """Show ``test`` (None: the hint)."""
+        """Show ``test``."""
         self.test = test
         self.query_one("#detail-body", Static).update(render_test(test))
+
+    def show_failures(self, failures: list[TestInfo]) -> None:
+        """No test selected: list the failures instead."""
+        self.test = None
+        self.query_one("#detail-body", Static).update(render_failures(failures))
