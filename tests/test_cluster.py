@@ -136,11 +136,18 @@ def test_a_node_restarted_from_a_short_lived_thread_outlives_the_thread(
     assert ask(cluster.client_address("n1"), "ID") == "n1"
 
 
-@pytest.mark.cluster(nodes=4, topology="ring")
-def test_ring_topology_leaves_out_the_links_it_does_not_have(cluster: Cluster) -> None:
-    answer = json.loads(ask(cluster.client_address("n1"), "PROBEALL 3000"))
-    # n1's neighbours on the ring are n2 and n4; n3 is a member it cannot reach.
-    assert answer == {"n2": True, "n3": False, "n4": True}
+@pytest.mark.parametrize("wiring", ["per-link", "ingress"])
+def test_ring_topology_leaves_out_the_links_it_does_not_have(tmp_path: Path, wiring: str) -> None:
+    settings = echo_settings(nodes=4, topology="ring", wiring=wiring)
+    with Cluster(settings, tmp_path) as cluster:
+        assert cluster.net is not None
+        n1 = cluster.client_address("n1")
+        # n1's neighbours on the ring are n2 and n4; n3 is a member it cannot reach.
+        assert json.loads(ask(n1, "PROBEALL 3000")) == {"n2": True, "n3": False, "n4": True}
+        # A heal after a fault undoes the fault, never the topology.
+        cluster.net.partition_shape("isolate", cluster.ids, node="n1")
+        cluster.net.heal()
+        assert json.loads(ask(n1, "PROBEALL 3000")) == {"n2": True, "n3": False, "n4": True}
 
 
 def test_http_and_command_health_probes(tmp_path: Path) -> None:
