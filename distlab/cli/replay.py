@@ -5,6 +5,7 @@ printer showed it live."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from distlab.runner.progress import ProgressPrinter
 
     path = events_file(args.path)
-    if sys.stdout.isatty() and not args.plain:
+    # TEXTUAL_DRIVER: `textual serve` runs us on a pipe but shows the dashboard in a browser.
+    if (sys.stdout.isatty() or os.environ.get("TEXTUAL_DRIVER")) and not args.plain:
         return _dashboard(path, args.speed)
     printer = ProgressPrinter(sys.stdout, tracebacks=not args.no_tracebacks)
     try:
