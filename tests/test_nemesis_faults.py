@@ -198,3 +198,21 @@ def test_memory_limit_caps_the_live_node_and_is_restored(cluster) -> None:
     assert address_space_limit(pid) == str(4096 * 2**20)
     n.stop()
     assert address_space_limit(pid) == before
+
+
+def test_link_faults_take_a_seeded_share_of_links_and_heal_clears_them(cluster) -> None:
+    n = play(
+        cluster,
+        make_fault("loss", "all", 0, LONG, probability=0.5, links=0.5),
+        make_fault("bandwidth", "n3", 0, LONG, kbit_s=128),
+    )
+    faults = cluster.net.state()["faults"]
+    lossy = {flow for flow, f in faults.items() if f.get("loss") == 0.5}
+    slow = {flow for flow, f in faults.items() if f.get("kbit_s") == 128}
+    assert len(lossy) == 3  # half of the 6 peer flows of a 3-node mesh
+    assert slow == {"n1->n3", "n3->n1", "n2->n3", "n3->n2"}
+    assert {a.fault.kind: a.nodes for a in n.applied}["loss"] == ["n1", "n2", "n3"]
+    heal = Nemesis(Lab(cluster=cluster), Schedule((make_fault("heal", "all", 0, 0),), name="heal"))
+    heal.run()
+    assert cluster.net.state()["faults"] == {}
+    n.stop()
