@@ -60,6 +60,12 @@ log = logging.getLogger("reference_system.node")
 
 Reply = dict[str, Any]
 MAX_ROUTE = 16
+#: a leader or candidate that hears nothing from a peer this long redials its link to it
+LINK_WATCH_S = 1.0
+#: messages that answer ours, so their arrival proves our link to the sender works
+_ANSWERS = frozenset(
+    {MessageType.APPEND_RESP, MessageType.HEARTBEAT_RESP, MessageType.PRE_VOTE_RESP, MessageType.VOTE_RESP}
+)
 
 
 def error(code: str, message: str = "") -> Reply:
@@ -113,6 +119,8 @@ class Node:
         self._deadlines: deque[tuple[float, asyncio.Future[Reply], Reply]] = deque()
         self._role = Role.FOLLOWER
         self._term = self.core.term
+        #: loop time a frame last came from each peer (for the link watchdog)
+        self._heard: dict[str, float] = {}
 
     # -- the ready loop --------------------------------------------------------
 
@@ -125,14 +133,38 @@ class Node:
         after a stall, so a starved node times out later, not in a burst."""
         interval = self.opts.tick_ms / 1000
         loop = asyncio.get_running_loop()
+        last_watch = loop.time()
+        for peer in self.links:
+            self._heard.setdefault(peer, last_watch)
         while True:
             await asyncio.sleep(interval)
             self.core.tick()
             self.kick()
             now = loop.time()
+            if now - last_watch >= LINK_WATCH_S / 2:
+                last_watch = now
+                self._watch_links(now)
             while self._deadlines and self._deadlines[0][0] <= now:
                 _, fut, reply = self._deadlines.popleft()
                 _resolve(fut, reply)
+
+    def _watch_links(self, now: float) -> None:
+        """Redial links that look connected but carry nothing.
+
+        Links are one-way, so a half-dead connection (a peer or proxy that went
+        away without a reset) cannot be seen from the sending side. A leader gets
+        an answer to every heartbeat and a campaigning node waits for votes: if
+        such a node has had no *answer* from a peer (anything else the peer sends
+        proves only the other direction) for ``LINK_WATCH_S`` over a link
+        connected at least that long, it drops the link and dials again.
+        """
+        if self.core.role is Role.FOLLOWER:
+            return
+        for peer, link in self.links.items():
+            quiet = now - self._heard.get(peer, 0.0)
+            if link.connected and now - link.connected_since > LINK_WATCH_S and quiet > LINK_WATCH_S:
+                log.info("%s: nothing from %s for %.1f s; redialling the link", self.id, peer, quiet)
+                link.redial()
 
     def _waiter(self, on_timeout: Reply) -> asyncio.Future[Reply]:
         """A future for one answer; it gets ``on_timeout`` after ``request_timeout_s``."""
@@ -216,7 +248,7 @@ class Node:
         for peer, msgs in by_peer.items():
             link = self.links.get(peer)
             if link is not None:
-                link.send(codec.encode({"t": "r", "ms": msgs}))
+                link.send(codec.encode({"t": "r", "from": self.id, "ms": msgs}))
 
     def _apply(self, rd: Ready) -> None:
         if rd.snapshot is not None:
@@ -397,7 +429,20 @@ class Node:
             "quorum": st.quorum,
             "operational": st.quorum and st.leader is not None,
             "peers": {p: link.connected for p, link in self.links.items()},
+            "links": self._link_report(),
             "bugs": sorted(self.bugs),
+        }
+
+    def _link_report(self) -> dict[str, dict[str, Any]]:
+        now = asyncio.get_running_loop().time()
+        return {
+            p: {
+                "connected": link.connected,
+                "answered_s_ago": round(now - self._heard.get(p, now), 3),
+                "dropped": link.dropped,
+                "redials": link.redials,
+            }
+            for p, link in self.links.items()
         }
 
     # -- peer frames -------------------------------------------------------------
@@ -407,11 +452,16 @@ class Node:
         kind = frame.get("t")
         if kind == "r":
             for raw in frame["ms"]:
-                self.core.step(message_from_wire(raw))
+                m = message_from_wire(raw)
+                if m.type in _ANSWERS:
+                    self._heard[m.src] = asyncio.get_running_loop().time()
+                self.core.step(m)
             self.kick()
         elif kind == "fwd":
             self.spawn(self._answer_forward(frame))
         elif kind == "rep":
+            if isinstance(frame.get("from"), str):
+                self._heard[frame["from"]] = asyncio.get_running_loop().time()
             fut = self._forwards.pop(frame["fid"], None)
             if fut is not None and isinstance(frame.get("reply"), dict):
                 _resolve(fut, frame["reply"])
@@ -423,7 +473,8 @@ class Node:
         if not isinstance(req, dict) or sender not in self.links:
             return
         reply = await self.execute(req, received(frame.get("ctx")), forwarded=True)
-        self.links[sender].send(codec.encode({"t": "rep", "fid": frame.get("fid"), "reply": reply}))
+        rep = {"t": "rep", "from": self.id, "fid": frame.get("fid"), "reply": reply}
+        self.links[sender].send(codec.encode(rep))
 
     def spawn(self, coro: Any) -> None:
         """Run ``coro`` in the background, keeping a reference until it ends."""

@@ -45,6 +45,8 @@ class PeerLink:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.dropped = 0
+        self.connected_since = 0.0  # loop time of the current connection
+        self.redials = 0
 
     @property
     def connected(self) -> bool:
@@ -68,29 +70,40 @@ class PeerLink:
         return True
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         delay = RECONNECT_MIN_S
         while not self._closing:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(*self.address), CONNECT_TIMEOUT_S
                 )
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError, ValueError):
                 await asyncio.sleep(delay)
                 delay = min(RECONNECT_MAX_S, delay * 2)
                 continue
-            delay = RECONNECT_MIN_S
             writer.write(self._hello)
             self._writer = writer
+            self.connected_since = loop.time()
             try:
                 # Nothing comes back on an outbound link; reading only tells us it closed.
                 while await reader.read(65536):
                     pass
-            except (OSError, ConnectionError):
-                pass
+            except Exception as exc:  # whatever breaks one connection, dial again
+                log.debug("link to %s broke: %r", self.peer, exc)
             finally:
                 self._writer = None
                 writer.close()
-            await asyncio.sleep(RECONNECT_MIN_S)
+            # A proxy in front of a dead node accepts and resets at once: back off
+            # as for a refused connect, or we would spin.
+            lived = loop.time() - self.connected_since
+            delay = RECONNECT_MIN_S if lived > 1.0 else min(RECONNECT_MAX_S, delay * 2)
+            await asyncio.sleep(delay)
+
+    def redial(self) -> None:
+        """Drop the current connection (it looks dead) so that the link dials again."""
+        if self._writer is not None:
+            self.redials += 1
+            self._writer.transport.abort()
 
     async def close(self) -> None:
         """Stop dialling and close the connection."""
