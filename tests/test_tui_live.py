@@ -232,3 +232,53 @@ def test_sigterm_quits_the_dashboard_cleanly(terminal: Callable[..., Terminal]) 
     t.proc.send_signal(signal.SIGTERM)
     t.wait_for(lambda: t.proc.poll() is not None, 15, "exit")
     assert t.proc.returncode == 128 + signal.SIGTERM
+
+
+def test_textual_serve_shows_the_dashboard_over_a_websocket() -> None:
+    # What a browser does: fetch the page, open the websocket, receive the app's screen.
+    import asyncio
+    import shutil
+    import socket
+
+    import aiohttp
+
+    textual = shutil.which("textual", path=str(Path(sys.executable).parent))
+    assert textual, "textual-dev is a dev dependency"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = f"{sys.executable} -m distlab.cli.main replay {DATA / 'events_finished.jsonl'}"
+    server = subprocess.Popen(
+        [textual, "serve", "-c", "--host", "127.0.0.1", "--port", str(port), command],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+
+    async def browse() -> bytes:
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/") as page:
+                        assert page.status == 200
+                        break
+                except aiohttp.ClientConnectionError:
+                    assert time.monotonic() < deadline, "textual serve did not listen"
+                    await asyncio.sleep(0.1)
+            seen = b""
+            async with http.ws_connect(f"ws://127.0.0.1:{port}/ws?width=80&height=24") as ws:
+                while b"Rerun failed" not in seen and time.monotonic() < deadline:
+                    msg = await ws.receive(timeout=30)
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        seen += msg.data
+                    elif msg.type == aiohttp.WSMsgType.TEXT:
+                        seen += msg.data.encode()
+                    else:
+                        break
+            return seen
+
+    try:
+        seen = asyncio.run(browse())
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(15)
+    assert b"Rerun failed" in seen and b"FAIL" in seen
