@@ -85,3 +85,41 @@ def test_a_failing_test_still_ends_its_faults(tmp_path: Path) -> None:
     assert schedule_file.read_text() == expected.to_json()
     (history,) = (tmp_path / "run").glob("tests/*/history.jsonl")
     assert history.read_text().count('"fault.end"') == 2
+
+
+SEEDED_CASE = """
+from distlab.nemesis import chaos_monkey
+
+def test_draws_a_schedule(nemesis):
+    schedule = chaos_monkey(nemesis.seed, 60, 5, ["kill", "pause", "partition", "latency"])
+    schedule.write(nemesis.run_dir)
+"""
+
+
+def _schedule_bytes(tmp_path: Path, seed: str, name: str) -> bytes:
+    case = tmp_path / "test_seeded.py"
+    case.write_text(SEEDED_CASE)
+    env = {**os.environ, "DISTLAB_SEED": seed, "DISTLAB_RUN_DIR": str(tmp_path / name)}
+    for var in ("DISTLAB_EVENTS", "DISTLAB_CONFIG", "DISTLAB_LAYER", "DISTLAB_LONG"):
+        env.pop(var, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(case)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (path,) = (tmp_path / name).glob("tests/*/nemesis/chaos_monkey.schedule.json")
+    return path.read_bytes()
+
+
+def test_the_root_seed_replays_the_same_schedule_byte_for_byte(tmp_path: Path) -> None:
+    first = _schedule_bytes(tmp_path, "4242", "a")
+    again = _schedule_bytes(tmp_path, "4242", "b")
+    other = _schedule_bytes(tmp_path, "4243", "c")
+    assert first == again
+    assert first != other
+    assert len(Schedule.from_json(first.decode())) >= 10
