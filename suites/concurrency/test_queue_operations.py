@@ -18,7 +18,8 @@ from reference_system.queue.manage import cleanup_completed, enqueue, enqueue_bu
 pytestmark = pytest.mark.concurrency
 
 
-def _race(n: int, work: Callable[[int], None], timeout_s: float = 120) -> None:
+def _race(n: int, work: Callable[[int], None], timeout_s: float = 90) -> None:
+    """Run ``work(i)`` in ``n`` threads released together; re-raise the first error."""
     start = threading.Barrier(n)
     errors: list[BaseException] = []
 
@@ -28,14 +29,24 @@ def _race(n: int, work: Callable[[int], None], timeout_s: float = 120) -> None:
             work(i)
         except BaseException as exc:  # reported below
             errors.append(exc)
+            _gave_up.set()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    _gave_up.clear()
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + timeout_s
     for t in threads:
-        t.join(timeout_s)
-    assert not any(t.is_alive() for t in threads), "a racing thread hung"
+        t.join(max(0.0, deadline - time.monotonic()))
+    hung = any(t.is_alive() for t in threads)
+    _gave_up.set()  # a hung thread sees this and stops
     assert not errors, repr(errors[0])
+    assert not hung, f"racing threads still ran after {timeout_s:g} s"
+
+
+# Set when one racer failed or time ran out: the others stop instead of
+# waiting forever for records that will never settle.
+_gave_up = threading.Event()
 
 
 def _results_per_record(conn: psycopg.Connection) -> dict[int, int]:
@@ -55,12 +66,13 @@ def test_concurrent_status_updates_settle_each_record_once(pg_schema: str, root_
         rng = random.Random(root_seed + w)
         me = f"w{w}"
         with psycopg.connect(pg_schema, autocommit=True) as conn:
-            while True:
+            while not _gave_up.is_set():
                 batch = claims.claim(conn, me, rng.randint(1, 30))
                 if not batch:
                     left = status_counts(conn)
                     if left["pending"] == 0 and left["processing"] == 0:
                         return
+                    time.sleep(0.005)
                     conn.execute(
                         "UPDATE queue_records SET run_after = now() WHERE status = 'pending'"
                     )
@@ -121,7 +133,7 @@ def test_mixed_concurrent_queue_operations_balance(pg_schema: str, root_seed: in
     def consumer(i: int) -> None:
         me = f"c{i}"
         with psycopg.connect(pg_schema, autocommit=True) as conn:
-            while not stop.is_set() and time.monotonic() < deadline:
+            while not stop.is_set() and not _gave_up.is_set() and time.monotonic() < deadline:
                 batch = claims.claim(conn, me, 10)
                 claims.settle(conn, me, [claims.Outcome(r, True, output=me) for r in batch])
                 claims.heartbeat(conn, me)
@@ -130,7 +142,7 @@ def test_mixed_concurrent_queue_operations_balance(pg_schema: str, root_seed: in
 
     def housekeeper(_: int) -> None:
         with psycopg.connect(pg_schema, autocommit=True) as conn:
-            while not stop.is_set() and time.monotonic() < deadline:
+            while not stop.is_set() and not _gave_up.is_set() and time.monotonic() < deadline:
                 claims.reclaim_orphans(conn, stale_after_s=30)
                 status_counts(conn)
                 n = cleanup_completed(conn, older_than_s=0, batch=7)
