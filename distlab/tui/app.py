@@ -131,7 +131,10 @@ class DistlabApp(App[int]):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        self.feed.connect(lambda: self.post_message(EventsPending()))
+        def wake() -> None:
+            self.post_message(EventsPending())
+
+        self.feed.connect(wake)
         self.set_interval(FLUSH_EVERY_S, self.flush)
         self._beat_at = time.perf_counter()
         self.set_interval(0.05, self._heartbeat)

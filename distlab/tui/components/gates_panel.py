@@ -62,5 +62,5 @@ class GatesTable(DataTable[Any]):
                     self.update_cell(name, key, value)
             else:
                 self.add_row(*row, key=name)
-        for key in [k for k in self.rows if k.value not in self.state.gates]:
-            self.remove_row(key)
+        for row_key in [k for k in self.rows if k.value not in self.state.gates]:
+            self.remove_row(row_key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from distlab.tui.components.glyphs import NODE_STATE_STYLE, duration, size
@@ -85,5 +86,5 @@ class NodeTable(DataTable[Any]):
         """The node id under the cursor."""
         if not self.row_count:
             return None
-        row_key, _ = self.coordinate_to_cell_key((self.cursor_row, 0))
+        row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
         return str(row_key.value)

@@ -103,18 +103,18 @@ class SuitesTree(Tree[Ref]):
         modules: set[TreeNode[Ref]] = set()
         for nodeid in dirty_tests:
             node = self._tests.get(nodeid)
-            test = self.state.tests.get(nodeid)
-            if node is None or test is None:
+            changed = self.state.tests.get(nodeid)
+            if node is None or changed is None:
                 continue
             if node.parent is not None:
                 modules.add(node.parent)
-                if test.failing and not node.parent.is_expanded:
+                if changed.failing and not node.parent.is_expanded:
                     node.parent.expand()
-            if self.query_text and not matches(test, self.query_text):
+            if self.query_text and not matches(changed, self.query_text):
                 # The outcome moved it out of the filter (say "failed" -> rerun passed).
-                node.set_label(Text(self._test_label(test).plain, style="dim"))
+                node.set_label(Text(self._test_label(changed).plain, style="dim"))
                 continue
-            node.set_label(self._test_label(test))
+            node.set_label(self._test_label(changed))
         for module in modules:
             module.set_label(self._module_label(module))
         return more

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -63,7 +64,7 @@ class TestDetail(VerticalScroll):
         self.test: TestInfo | None = None
         self.can_focus = True
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static(render_test(None), id="detail-body")
 
     def show(self, test: TestInfo | None) -> None:
