@@ -14,7 +14,7 @@ in three set-ups, alternated over several rounds, medians reported:
 
 Target: nemesis + recording <= 5% below the same workload without them.
 
-    .venv/bin/python bench/nemesis_overhead.py [--seconds 3] [--rounds 3] [--delay-ms 1]
+    .venv/bin/python bench/nemesis_overhead.py [--seconds 3] [--rounds 5] [--delay-ms 1 0]
 
 ``--delay-ms`` gives each request a service time, as a real system has (the
 reference Raft KV needs milliseconds per acknowledged write): the fixed
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -143,23 +144,15 @@ def engine(
     return summary.ops / seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--delay-ms", type=float, default=0.0, help="server time per request")
-    args = parser.parse_args()
+def measure(delay_ms: float, seconds: float, rounds: int, clients: int) -> None:
+    """One server with ``delay_ms`` per request; the three set-ups alternated ``rounds`` times."""
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        server = proc.spawn(
-            [sys.executable, "-c", SERVER, str(args.delay_ms)], stdout=__import__("subprocess").PIPE
-        )
+        server = proc.spawn([sys.executable, "-c", SERVER, str(delay_ms)], stdout=subprocess.PIPE)
         try:
             assert server.stdout is not None
             port = int(server.stdout.readline())
-            with Network.start(tmp) as net:
-                sink = socket.socket()
+            with Network.start(tmp) as net, socket.socket() as sink:
                 sink.bind(("127.0.0.1", 0))
                 sink.listen()
                 for a in Dummies.ids:
@@ -167,15 +160,10 @@ def main() -> None:
                         if a != b:
                             net.add_link(a, b, sink.getsockname())
                 runs: dict[str, list[float]] = {"bare": [], "recorded": [], "nemesis": []}
-                for r in range(args.rounds):
-                    runs["bare"].append(bare(port, args.seconds, args.clients))
-                    runs["recorded"].append(
-                        engine(port, args.seconds, args.clients, tmp, None, f"rec{r}")
-                    )
-                    runs["nemesis"].append(
-                        engine(port, args.seconds, args.clients, tmp, net, f"nem{r}")
-                    )
-                sink.close()
+                for r in range(rounds):
+                    runs["bare"].append(bare(port, seconds, clients))
+                    runs["recorded"].append(engine(port, seconds, clients, tmp, None, f"rec{r}"))
+                    runs["nemesis"].append(engine(port, seconds, clients, tmp, net, f"nem{r}"))
         finally:
             proc.kill_group(server)
             server.wait()
@@ -183,14 +171,29 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in runs.items()}
     for k, v in runs.items():
         print(f"{k:>9}: " + ", ".join(f"{x:,.0f}" for x in v) + " ops/s")
-    name = f"nemesis_overhead ({args.delay_ms:g} ms server)"
-    nemesis_cost = 100 * (1 - med["nemesis"] / med["recorded"])
-    total_cost = 100 * (1 - med["nemesis"] / med["bare"])
+    name = f"nemesis_overhead ({delay_ms:g} ms server)"
     record(f"{name}: bare client loop", med["bare"], "ops/s")
     record(f"{name}: engine + history", med["recorded"], "ops/s")
     record(f"{name}: engine + history + nemesis", med["nemesis"], "ops/s")
-    record(f"{name}: nemesis cost vs engine + history", nemesis_cost, "%")
-    record(f"{name}: nemesis + history cost vs bare", total_cost, "%")
+    record(
+        f"{name}: nemesis cost vs engine + history",
+        100 * (1 - med["nemesis"] / med["recorded"]),
+        "%",
+    )
+    record(f"{name}: nemesis + history cost vs bare", 100 * (1 - med["nemesis"] / med["bare"]), "%")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--delay-ms", type=float, nargs="+", default=[1.0, 0.0], help="server time per request"
+    )
+    args = parser.parse_args()
+    for delay in args.delay_ms:
+        measure(delay, args.seconds, args.rounds, args.clients)
 
 
 if __name__ == "__main__":
