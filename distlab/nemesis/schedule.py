@@ -100,12 +100,16 @@ def timeline(entries: Sequence[dict[str, Any]], name: str = "timeline") -> Sched
 
 def _draw(rng: random.Random, value: Any) -> Any:
     """A parameter given as [lo, hi] is drawn uniformly (rounded to 1 ms / 0.001)."""
-    if isinstance(value, list | tuple) and len(value) == 2:
+    if _is_range(value):
         lo, hi = value
         if all(isinstance(x, int) and not isinstance(x, bool) for x in (lo, hi)):
             return rng.randint(int(lo), int(hi))
         return round(rng.uniform(float(lo), float(hi)), 3)
     return value
+
+
+def _is_range(value: Any) -> bool:
+    return isinstance(value, list | tuple) and len(value) == 2
 
 
 def template(spec: str | dict[str, Any]) -> dict[str, Any]:
@@ -114,11 +118,13 @@ def template(spec: str | dict[str, Any]) -> dict[str, Any]:
     kind = t.get("kind")
     if kind not in KINDS:
         raise UsageError(f"unknown fault {kind!r}; allowed: {', '.join(KINDS)}")
-    # Check the template once with mid-range values, so a typo fails before anything runs.
-    probe = {k: (v[0] if isinstance(v, list | tuple) else v) for k, v in t.items()}
-    probe.setdefault("duration_s", 1.0 if KINDS[kind].lasting else 0.0)
-    probe["duration_s"] = 1.0 if KINDS[kind].lasting else 0.0
-    fault_from_dict(probe)
+    # Check the template at both ends of every range, so a typo or an out-of-range
+    # bound fails when the template is read, before anything runs.
+    for end in (0, 1):
+        probe = {k: (v[end] if _is_range(v) else v) for k, v in t.items()}
+        probe["duration_s"] = 1.0 if KINDS[kind].lasting else 0.0
+        probe.pop("at_s", None)
+        fault_from_dict(probe)
     return t
 
 
