@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from support.refsys_client import client_factory
 
+from distlab.nemesis import Scenario, parse_criteria, timeline
+
 pytestmark = pytest.mark.chaos
 
 
@@ -23,3 +25,31 @@ def test_shipped_scenario_meets_its_criteria(name, cluster, kv, scenario, root_s
         c.metric for c in result.scenario.criteria
     }, result.check.report()
     assert result.passed, result.report()
+
+
+# A scenario written in Python rather than config.toml: an explicit timeline
+# aimed at whoever leads, judged on consistency, recovery and tail latency.
+LEADER_LOSS = Scenario(
+    name="leader_loss",
+    title="Leader killed, then the network halved",
+    duration_s=12.0,
+    plan=timeline(
+        [
+            {"kind": "kill", "target": "leader", "at_s": 2, "duration_s": 3},
+            {"kind": "partition", "target": "all", "shape": "halves", "at_s": 7, "duration_s": 2},
+        ],
+        name="leader_loss",
+    ),
+    criteria=parse_criteria({"consistency": "== 1", "recovery_s": "<= 10", "p95_ms": "<= 2500"}),
+    timeout_s=2.0,
+    mix={"read": 2, "write": 1, "cas": 1},
+)
+
+
+def test_a_python_scenario_aimed_at_the_leader(cluster, kv, scenario, root_seed):
+    leader = kv.leader()
+    result = scenario(LEADER_LOSS, cluster, client_factory(cluster, seed=root_seed))
+    print(result.report())
+    assert result.passed, result.report()
+    assert {v.criterion.metric for v in result.verdicts} == {"consistency", "recovery_s", "p95_ms"}
+    assert leader in cluster.ids
