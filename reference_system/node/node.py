@@ -100,7 +100,7 @@ class Node:
             entries=rec.entries,
         )
         self.links = {pid: PeerLink(pid, addr, opts.id) for pid, addr in opts.peers.items()}
-        self.peer_server = PeerServer(self.on_peer_frame)
+        self.peer_server = PeerServer(self.on_peer_frame, opts.id)
         #: called with each applied event; the client front end delivers it to subscribers
         self.on_event: Callable[[Event], None] = lambda event: None
         self._wake = asyncio.Event()
@@ -441,6 +441,8 @@ class Node:
                 "answered_s_ago": round(now - self._heard.get(p, now), 3),
                 "dropped": link.dropped,
                 "redials": link.redials,
+                "welcomed": link.welcomed,
+                "miswired": link.miswired,
             }
             for p, link in self.links.items()
         }

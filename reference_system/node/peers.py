@@ -47,6 +47,8 @@ class PeerLink:
         self.dropped = 0
         self.connected_since = 0.0  # loop time of the current connection
         self.redials = 0
+        self.welcomed = 0  # connections the right peer answered
+        self.miswired = 0  # connections something else answered
 
     @property
     def connected(self) -> bool:
@@ -85,9 +87,12 @@ class PeerLink:
             self._writer = writer
             self.connected_since = loop.time()
             try:
-                # Nothing comes back on an outbound link; reading only tells us it closed.
-                while await reader.read(65536):
-                    pass
+                # Only the peer's welcome comes back on an outbound link; otherwise
+                # reading just tells us that the connection closed.
+                decoder = codec.FrameDecoder(4096, strict=True)
+                while data := await reader.read(65536):
+                    for frame in decoder.feed(data):
+                        self._check_welcome(frame)
             except Exception as exc:  # whatever breaks one connection, dial again
                 log.debug("link to %s broke: %r", self.peer, exc)
             finally:
@@ -98,6 +103,15 @@ class PeerLink:
             lived = loop.time() - self.connected_since
             delay = RECONNECT_MIN_S if lived > 1.0 else min(RECONNECT_MAX_S, delay * 2)
             await asyncio.sleep(delay)
+
+    def _check_welcome(self, frame: Any) -> None:
+        answered = frame.get("id") if isinstance(frame, dict) else None
+        if answered == self.peer:
+            self.welcomed += 1
+        else:
+            # A miswired address (or a port some other process took): say so loudly.
+            log.error("link to %s at %s:%d is answered by %r", self.peer, *self.address, answered)
+            self.miswired += 1
 
     def redial(self) -> None:
         """Drop the current connection (it looks dead) so that the link dials again."""
@@ -119,8 +133,10 @@ class PeerLink:
 class PeerServer:
     """Accepts connections from peers and hands every decoded frame to ``on_frame``."""
 
-    def __init__(self, on_frame: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, on_frame: Callable[[dict[str, Any]], None], own_id: str = "") -> None:
         self.on_frame = on_frame
+        # The answer to a dialler's hello: tells it which node its address reached.
+        self._welcome = codec.encode({"t": "welcome", "id": own_id})
         self._server: asyncio.base_events.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
 
@@ -136,6 +152,8 @@ class PeerServer:
                 for frame in decoder.feed(data):
                     if isinstance(frame, codec.MalformedFrame):
                         raise frame
+                    if frame.get("t") == "hello":
+                        writer.write(self._welcome)
                     try:
                         self.on_frame(frame)
                     except Exception:  # a bad frame must not take the node down
