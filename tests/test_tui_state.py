@@ -130,3 +130,12 @@ def test_incremental_tallies_equal_a_recount_after_every_event() -> None:
                 assert layer.tally == recount, (name, event["kind"], layer.name)
         s.reset_outcomes()
         assert all(layer.done() == 0 for layer in s.layers.values())
+
+
+def test_a_new_cluster_replaces_the_last_one_in_the_node_table() -> None:
+    s = LabState()
+    for node in ("n1", "n2", "n3"):
+        s.apply({"kind": "node.state", "ts": 1.0, "node": node, "state": "up", "cluster": "test_a"})
+    s.apply({"kind": "node.state", "ts": 2.0, "node": "n3", "state": "down", "cluster": "test_a"})
+    s.apply({"kind": "node.state", "ts": 3.0, "node": "n1", "state": "up", "cluster": "test_b"})
+    assert list(s.nodes) == ["n1"] and s.nodes["n1"].restarts == 0 and s.cluster == "test_b"

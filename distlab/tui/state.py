@@ -152,6 +152,7 @@ class LabState:
         self.now: float = 0.0  # the latest event's ts: the model's clock
         self.first: float | None = None  # the first event's ts: origin of the fault timeline
         self.nodes: dict[str, NodeInfo] = {}
+        self.cluster: str | None = None  # the cluster the node table shows (the latest)
         self.links: dict[tuple[str, str], dict[str, Any]] = {}
         self.partition: dict[str, Any] | None = None
         self.faults: dict[str, FaultWindow] = {}
@@ -301,6 +302,15 @@ class LabState:
         return node
 
     def _node_state(self, e: dict[str, Any]) -> None:
+        cluster = e.get("cluster")
+        if cluster and cluster != self.cluster:
+            # A test's fresh cluster reuses the ids n1..nN: show it, not a mix with the last.
+            if self.cluster is not None:
+                self.nodes.clear()
+                self.links.clear()
+                self.partition = None
+                self.dirty.update({"nodes", "network"})
+            self.cluster = str(cluster)
         node = self._node(str(e.get("node")))
         state = str(e.get("state") or node.state)
         ts = float(e.get("ts", self.now))

@@ -43,7 +43,12 @@ class LayerProgress(Static):
                 ProgressBar(total=max(total["total"], 1), completed=done if total["total"] else 0),
                 f"{done}/{total['total']}",
                 Text.assemble(
-                    ("elapsed ", "dim"), duration(s.elapsed()), ("  eta ", "dim"), duration(s.eta())
+                    ("elapsed ", "dim"),
+                    duration(s.elapsed()),
+                    ("  eta ", "dim"),
+                    # Layers not collected yet are not in the count: the ETA is a floor.
+                    "≥" if s.eta() is not None and any(not lay.tests for lay in layers) else "",
+                    duration(s.eta()),
                 ),
             )
         else:

@@ -58,6 +58,9 @@ class NodeTable(DataTable[Any]):
 
     def refresh_nodes(self, dirty: set[str], *, clock_moved: bool = False) -> None:
         """Add new nodes; update only the cells of ``dirty`` nodes that changed."""
+        for gone in [n for n in self._shown if n not in self.state.nodes]:
+            self.remove_row(gone)  # a new cluster replaced the last one
+            del self._shown[gone]
         targets = self.state.nodes.keys() if clock_moved else dirty
         for node_id in sorted(targets):
             node = self.state.nodes.get(node_id)
