@@ -88,6 +88,7 @@ class KV:
         """Wait until ``nodes`` (default: all) agree on one of them as leader, with quorum; return it."""
         nodes = nodes or list(self.cluster.ids)
         seen: dict[str, Any] = {}
+        links: dict[str, Any] = {}
 
         def agreed() -> str | None:
             sts = self.statuses(nodes)
@@ -95,6 +96,7 @@ class KV:
             seen.update(
                 {n: s and (s["role"], s["term"], s["leader"], s["quorum"]) for n, s in sts.items()}
             )
+            links.update({n: s.get("links") for n, s in sts.items() if s})
             leaders = {s.get("leader") if s else None for s in sts.values()}
             if len(leaders) != 1 or None in leaders:
                 return None
@@ -106,7 +108,9 @@ class KV:
         try:
             return self.wait(f"one leader agreed by {nodes}", agreed, timeout)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; (role, term, leader, quorum) by node: {seen}") from None
+            raise AssertionError(
+                f"{exc}; (role, term, leader, quorum) by node: {seen}; links: {links}"
+            ) from None
 
     def local_value(self, node: str, key: str) -> Any:
         """``node``'s own applied value of ``key`` (None when absent or unreachable)."""

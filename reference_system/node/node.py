@@ -441,6 +441,8 @@ class Node:
                 "answered_s_ago": round(now - self._heard.get(p, now), 3),
                 "dropped": link.dropped,
                 "redials": link.redials,
+                "failures": link.failures,
+                "last_error": link.last_error,
                 "welcomed": link.welcomed,
                 "miswired": link.miswired,
             }

@@ -47,6 +47,8 @@ class PeerLink:
         self.dropped = 0
         self.connected_since = 0.0  # loop time of the current connection
         self.redials = 0
+        self.failures = 0  # connects that failed or connections that broke
+        self.last_error = ""
         self.welcomed = 0  # connections the right peer answered
         self.miswired = 0  # connections something else answered
 
@@ -79,7 +81,9 @@ class PeerLink:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(*self.address), CONNECT_TIMEOUT_S
                 )
-            except (OSError, TimeoutError, ValueError):
+            except (OSError, TimeoutError, ValueError) as exc:
+                self.failures += 1
+                self.last_error = f"connect: {exc!r}"[:200]
                 await asyncio.sleep(delay)
                 delay = min(RECONNECT_MAX_S, delay * 2)
                 continue
@@ -95,6 +99,8 @@ class PeerLink:
                         self._check_welcome(frame)
             except Exception as exc:  # whatever breaks one connection, dial again
                 log.debug("link to %s broke: %r", self.peer, exc)
+                self.failures += 1
+                self.last_error = f"broke: {exc!r}"[:200]
             finally:
                 self._writer = None
                 writer.close()
