@@ -42,8 +42,12 @@ class Trials:
         self.count += 1
         trial = self.run_dir / f"trial{self.count:02d}"
         with Cluster(
-            self.settings, trial, env={"REFSYS_BUGS": "split-brain"}, network=self.network,
-            seed=derive(self.seed, f"trial{self.count}"), name=f"trial{self.count:02d}",
+            self.settings,
+            trial,
+            env={"REFSYS_BUGS": "split-brain"},
+            network=self.network,
+            seed=derive(self.seed, f"trial{self.count}"),
+            name=f"trial{self.count:02d}",
         ) as cluster:
             probe = role_probe(cluster)
             recorder = HistoryRecorder(trial / "history.jsonl")
@@ -79,9 +83,11 @@ def test_split_brain_found_by_chaos_is_shrunk_to_at_most_three_faults(
             break
     assert len(schedule) >= 5, schedule.describe()
     trials = Trials(cluster_settings, cluster_network, distlab_run_dir / "shrink", seed)
-    assert trials.fails(schedule), f"the chaos run did not find the planted bug:\n{schedule.describe()}"
+    assert trials.fails(schedule), (
+        f"the chaos run did not find the planted bug:\n{schedule.describe()}"
+    )
 
-    result = shrink(schedule, trials.fails, budget_s=100, max_trials=14)
+    result = shrink(schedule, trials.fails, budget_s=80, max_trials=12)  # the CI budget
     report = result.regression()
     (distlab_run_dir / "shrink" / "regression.py").write_text(report)
     print(schedule.describe())
