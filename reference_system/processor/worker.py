@@ -155,6 +155,7 @@ class Processor:
             try:
                 with self._db(timeout=2) as conn:
                     self.tally.released += claims.release(conn, self.me)
+                    claims.heartbeat(conn, self.me, None, (self.tally.completed, self.tally.failed))
                     claims.set_state(conn, self.me, "stopped")
                 self._held = []
                 return
@@ -276,7 +277,8 @@ class Processor:
             try:
                 with self._db(timeout=self.opt.heartbeat_s) as conn:
                     info = json.dumps({"pool": self.pool.get_stats(), "tally": vars(self.tally)})
-                    if not claims.heartbeat(conn, self.me, info):
+                    counts = (self.tally.completed, self.tally.failed)
+                    if not claims.heartbeat(conn, self.me, info, counts):
                         self._needs_recovery = True  # our row is gone: re-register
             except _DB_ERRORS:
                 pass  # the main loop notices and recovers; we just try again

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STATUSES = ("pending", "processing", "completed", "failed")
+ANALYZE_AFTER = 1000  # records in one bulk enqueue
 
 
 def enqueue(
@@ -38,6 +39,13 @@ def enqueue_bulk(
         for payload in payloads:
             copy.write_row((queue, json.dumps(payload), max_attempts))
             count += 1
+    if count >= ANALYZE_AFTER:
+        # Fresh statistics now rather than at autovacuum's next round: with
+        # stale ones (say, an empty table) claims sort every pending record
+        # instead of walking the partial index in order.
+        conn.execute("ANALYZE queue_records")
+        if not conn.autocommit:
+            conn.commit()
     return count
 
 
