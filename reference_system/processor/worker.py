@@ -87,7 +87,7 @@ def default_instance_id() -> str:
 class Processor:
     """A queue processor; ``run()`` blocks until stopped and returns an exit code."""
 
-    def __init__(self, options: Options, work: Callable[[Any, int], str] = process) -> None:
+    def __init__(self, options: Options, work: Callable[[str, int], str] = process) -> None:
         self.opt = options
         self.me = options.instance_id or default_instance_id()
         self.work = work

@@ -30,7 +30,7 @@ class Claimed:
     """One claimed record."""
 
     id: int
-    payload: Any
+    payload: str  # the JSON text as stored (jsonb's canonical form); decode it if you need it
     attempt: int  # 1 on the first claim
     max_attempts: int
     claim_id: int
@@ -56,7 +56,7 @@ UPDATE queue_records AS r
                  ORDER BY id
                  LIMIT %(n)s
                  FOR UPDATE SKIP LOCKED)
-RETURNING r.id, r.payload, r.attempts, r.max_attempts, r.claim_id
+RETURNING r.id, r.payload::text, r.attempts, r.max_attempts, r.claim_id
 """
 
 # The planted "double-claim": read the candidates, then update them, with no
@@ -73,7 +73,7 @@ UPDATE queue_records AS r
        claimed_at = now(), attempts = r.attempts + 1
   FROM (SELECT nextval('queue_claim_seq') AS claim_id) AS c
  WHERE r.id = ANY(%(ids)s)
-RETURNING r.id, r.payload, r.attempts, r.max_attempts, r.claim_id
+RETURNING r.id, r.payload::text, r.attempts, r.max_attempts, r.claim_id
 """
 
 
