@@ -6,8 +6,8 @@ time. One task, the *ready loop*, owns the core's Ready/advance cycle:
 1. hand every proposal queued since the last round to the core in one batch
    (``propose_batch``) and start one ReadIndex round for every queued read;
 2. take a ``Ready``: persist its entries and hard state with one fsync (group
-   commit, done in a thread so that requests keep arriving meanwhile and form
-   the next batch), then send its messages, apply its committed entries and
+   commit: what arrives meanwhile waits in the socket buffers and forms the
+   next batch), then send its messages, apply its committed entries and
    answer the clients waiting on them, serve confirmed reads;
 3. ``advance`` and repeat while there is work.
 
@@ -192,7 +192,11 @@ class Node:
                     self.storage.set_hard_state(rd.hard_state)
                 self._send(early)
                 if rd.must_sync:
-                    await loop.run_in_executor(None, self.storage.sync)
+                    # Inline, not in a thread: while the fsync runs, requests and peer
+                    # frames wait in the socket buffers and make the next batch just
+                    # the same, and a thread hand-off per batch cost more CPU per
+                    # write than it saved (measured: ~25% more on leader and followers).
+                    self.storage.sync()
                 if "lost-ack" in self.bugs:
                     self._ack_early(rd)
                 self._send(rest)

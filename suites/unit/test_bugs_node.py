@@ -46,6 +46,9 @@ def options(tmp_path, *bugs: str, peers=("n2", "n3")) -> NodeOptions:
         peers={p: ("127.0.0.1", 9) for p in peers},
         data_dir=tmp_path / "n1",
         request_timeout_s=0.3,
+        # Elections only when a test asks: a busy machine must not depose a test's leader.
+        election_ticks=1000,
+        heartbeat_ticks=100,
         bugs=frozenset(bugs),
     )
 
