@@ -98,3 +98,18 @@ def test_queue_command_line_enqueues_reports_and_refuses_bad_json(
     bad = queue_cli("enqueue", "{oops")
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "argument 1: not JSON" in bad.stderr
+
+
+def test_health_carries_the_pool_figures(queue: psycopg.Connection) -> None:
+    from psycopg_pool import ConnectionPool
+
+    from reference_system.infra import psycopg_pool_stats
+
+    with ConnectionPool(queue.info.dsn, min_size=2, max_size=4, open=True) as pool:
+        pool.wait(timeout=30)
+        with pool.connection():
+            report = health(pool.connection, pool=pool)
+            stats = psycopg_pool_stats(pool)
+    assert report.database_ok
+    assert report.pool["pool_min"] == 2 and report.pool["pool_max"] == 4
+    assert stats.size == 4 and stats.checked_out >= 1 and stats.created >= 2
