@@ -33,9 +33,10 @@ from collections.abc import Callable
 from typing import Any
 
 from reference_system import codec
-from reference_system.node.context import TraceContext, received
+from reference_system.node.context import received
 from reference_system.node.options import NodeOptions
 from reference_system.node.peers import PeerLink, PeerServer
+from reference_system.node.requests import Reply, RequestPaths, error, resolve
 from reference_system.node.wire import message_from_wire, message_to_wire
 from reference_system.raft import (
     EntryKind,
@@ -48,18 +49,13 @@ from reference_system.raft import (
     Role,
 )
 from reference_system.statemachine import (
-    READ_OPS,
-    BadCommand,
     Event,
     StateMachine,
-    parse_command,
 )
 from reference_system.storage import Storage
 
 log = logging.getLogger("reference_system.node")
 
-Reply = dict[str, Any]
-MAX_ROUTE = 16
 #: a leader or candidate that hears nothing from a peer this long redials its link to it
 LINK_WATCH_S = 1.0
 #: messages that answer ours, so their arrival proves our link to the sender works
@@ -68,13 +64,8 @@ _ANSWERS = frozenset(
 )
 
 
-def error(code: str, message: str = "") -> Reply:
-    """An error reply. Codes: see docs/reference-node.md ("Replies")."""
-    return {"ok": False, "error": code, "message": message or code.replace("_", " ")}
-
-
-class Node:
-    """The node's state and its request paths; ``serve`` in ``server.py`` runs it."""
+class Node(RequestPaths):
+    """The node's state and its Raft driver; ``serve`` in ``server.py`` runs it."""
 
     def __init__(self, opts: NodeOptions, seed: int) -> None:
         self.opts = opts
@@ -146,7 +137,7 @@ class Node:
                 self._watch_links(now)
             while self._deadlines and self._deadlines[0][0] <= now:
                 _, fut, reply = self._deadlines.popleft()
-                _resolve(fut, reply)
+                resolve(fut, reply)
 
     def _watch_links(self, now: float) -> None:
         """Redial links that look connected but carry nothing.
@@ -213,7 +204,7 @@ class Node:
                 entries = self.core.propose_batch([data for data, _ in batch])
             except NotLeader as exc:
                 for _, fut in batch:
-                    _resolve(fut, self._not_leader(exc.leader))
+                    resolve(fut, self._not_leader(exc.leader))
             else:
                 for entry, (_, fut) in zip(entries, batch, strict=True):
                     self._waiting[entry.index] = (entry.term, fut)
@@ -224,7 +215,7 @@ class Node:
                 self.core.read_index(ctx)
             except NotLeader as exc:
                 for _, fut in batch_reads:
-                    _resolve(fut, self._not_leader(exc.leader))
+                    resolve(fut, self._not_leader(exc.leader))
             else:
                 self._read_rounds[ctx] = batch_reads
 
@@ -270,13 +261,13 @@ class Node:
             if waiter is not None:
                 term, fut = waiter
                 # Another leader's entry took this index: ours can never commit.
-                _resolve(fut, result if term == e.term else error("not_leader", "lost leadership"))
+                resolve(fut, result if term == e.term else error("not_leader", "lost leadership"))
         for rs in rd.read_states:
             batch = self._read_rounds.pop(rs.ctx, [])
             self._confirmed_reads.append((rs.index, batch))
         for ctx in rd.dropped_reads:
             for _, fut in self._read_rounds.pop(ctx, []):
-                _resolve(fut, self._not_leader(None))
+                resolve(fut, self._not_leader(None))
         if self._confirmed_reads:
             still = []
             for index, batch in self._confirmed_reads:
@@ -284,7 +275,7 @@ class Node:
                     still.append((index, batch))
                     continue
                 for cmd, fut in batch:
-                    _resolve(fut, self.sm.read(cmd))
+                    resolve(fut, self.sm.read(cmd))
             self._confirmed_reads = still
 
     def _ack_early(self, rd: Ready) -> None:
@@ -294,7 +285,7 @@ class Node:
         for e in rd.entries:
             waiter = self._waiting.pop(e.index, None)
             if waiter is not None and e.kind == EntryKind.NORMAL:
-                _resolve(waiter[1], self.sm.preview(json.loads(e.data)))
+                resolve(waiter[1], self.sm.preview(json.loads(e.data)))
 
     def _notice_role_change(self) -> None:
         role, term = self.core.role, self.core.term
@@ -305,10 +296,10 @@ class Node:
             # Our uncommitted entries may or may not survive under the next leader.
             waiting, self._waiting = self._waiting, {}
             for _, fut in waiting.values():
-                _resolve(fut, error("unknown", "lost leadership; the write may or may not commit"))
+                resolve(fut, error("unknown", "lost leadership; the write may or may not commit"))
             for _, batch in self._confirmed_reads:
                 for _, fut in batch:
-                    _resolve(fut, self._not_leader(None))
+                    resolve(fut, self._not_leader(None))
             self._confirmed_reads = []
         self._role, self._term = role, term
 
@@ -319,139 +310,6 @@ class Node:
         snap = self.core.compact(self.sm.applied_index, data)
         await loop.run_in_executor(None, self.storage.save_snapshot, snap)
         log.info("%s: snapshot at index %d (%d bytes)", self.id, snap.index, len(data))
-
-    # -- requests ----------------------------------------------------------------
-
-    def base(self, ctx: TraceContext) -> Reply:
-        """Fields on every reply: who answered, who leads, the trace as seen here."""
-        return {"node": self.id, "leader": self.core.leader, "trace_id": ctx.trace_id, "hops": ctx.hops}
-
-    async def execute(self, req: dict[str, Any], ctx: TraceContext, *, forwarded: bool = False) -> Reply:
-        """Answer one request (from a client, or forwarded by a peer)."""
-        op = req.get("op")
-        if op == "status":
-            return {**self.status(), **self.base(ctx)}
-        if op == "trace":
-            return {**self.base(ctx), **await self._trace(req, ctx)}
-        if op == "registry":
-            return {"ok": True, "registry": dict(self.sm.registry), "applied": self.sm.applied_index, **self.base(ctx)}
-        try:
-            cmd = parse_command(req)
-        except BadCommand as exc:
-            return {**error("bad_request", str(exc)), **self.base(ctx)}
-        if cmd["op"] in READ_OPS and req.get("local") is True:
-            # A serializable read (etcd's term): this node's applied state, possibly
-            # stale, answered without asking anyone -- what tests use to see replication.
-            return {**self.base(ctx), **self.sm.read(cmd), "applied": self.sm.applied_index}
-        reply = await self._run(cmd, ctx, forwarded)
-        return {**self.base(ctx), **reply}
-
-    async def _run(self, cmd: dict[str, Any], ctx: TraceContext, forwarded: bool) -> Reply:
-        op = cmd["op"]
-        if "registry-no-sync" in self.bugs and op in ("register", "lookup"):
-            return self._registry_gossip(cmd)
-        leader = self.core.leader
-        if self.core.role is Role.LEADER:
-            return await self._read(cmd) if op in READ_OPS else await self._propose(cmd)
-        if op in READ_OPS and "stale-read" in self.bugs:
-            return self.sm.read(cmd)
-        if forwarded or leader is None or leader not in self.links:
-            return self._not_leader(leader)
-        return await self.forward(leader, cmd, ctx)
-
-    async def _propose(self, cmd: dict[str, Any]) -> Reply:
-        fut = self._waiter(error("unknown", "not committed in time; the write may still commit"))
-        self._proposals.append((json.dumps(cmd, separators=(",", ":")).encode(), fut))
-        self.kick()
-        return await fut
-
-    async def _read(self, cmd: dict[str, Any]) -> Reply:
-        fut = self._waiter(error("timeout", "the read could not be confirmed with a quorum in time"))
-        self._reads.append((cmd, fut))
-        self.kick()
-        return await fut
-
-    def _not_leader(self, leader: str | None) -> Reply:
-        if leader is None or leader == self.id:
-            return error("no_leader", f"{self.id} knows no leader right now")
-        return {**error("not_leader", f"{self.id} is not the leader"), "leader": leader}
-
-    def _registry_gossip(self, cmd: dict[str, Any]) -> Reply:
-        """Planted bug ``registry-no-sync``: the registry as a best-effort broadcast cache."""
-        if cmd["op"] == "lookup":
-            return {"ok": True, "owner": self.sm.registry.get(cmd["name"])}
-        self.sm.register_local(cmd["name"], cmd["owner"])
-        frame = codec.encode({"t": "reg", "name": cmd["name"], "owner": cmd["owner"]})
-        for link in self.links.values():
-            link.send(frame)  # a peer that is unreachable now never hears of it
-        return {"ok": True, "registered": True, "owner": cmd["owner"]}
-
-    async def _trace(self, req: dict[str, Any], ctx: TraceContext) -> Reply:
-        route = req.get("route", [])
-        if not isinstance(route, list) or len(route) > MAX_ROUTE or not all(isinstance(r, str) for r in route):
-            return error("bad_request", f"'route' must be a list of at most {MAX_ROUTE} node ids")
-        if not route:
-            return {"ok": True, "path": [self.id], "baggage": ctx.baggage}
-        nxt = route[0]
-        if nxt not in self.links:
-            return error("bad_request", f"route: {nxt!r} is not a peer of {self.id}")
-        reply = await self.forward(nxt, {"op": "trace", "route": route[1:]}, ctx)
-        if reply.get("ok"):
-            reply["path"] = [self.id, *reply.get("path", [])]
-            # The answer describes the last hop; keep its trace fields, not ours.
-            return {k: v for k, v in reply.items() if k not in ("node", "leader")}
-        return reply
-
-    async def forward(self, peer: str, req: dict[str, Any], ctx: TraceContext) -> Reply:
-        """Send ``req`` to ``peer`` over the peer link and wait for its answer."""
-        fid = next(self._forward_ids)
-        code = "timeout" if req.get("op") in (*READ_OPS, "trace") else "unknown"
-        fut = self._waiter(error(code, f"no answer from {peer} in time"))
-        # Planted bug ``lost-context``: the next node starts a trace of its own.
-        wire_ctx = None if "lost-context" in self.bugs else ctx.to_wire()
-        frame = {"t": "fwd", "fid": fid, "from": self.id, "req": req, "ctx": wire_ctx}
-        if not self.links[peer].send(codec.encode(frame)):
-            return error("unavailable", f"{self.id} cannot reach {peer}")
-        self._forwards[fid] = fut
-        try:
-            return await fut
-        finally:
-            self._forwards.pop(fid, None)
-
-    def status(self) -> Reply:
-        """This node's view of the cluster."""
-        st = self.core.status()
-        return {
-            "ok": True,
-            "id": st.id,
-            "role": str(st.role),
-            "term": st.term,
-            "leader": st.leader,
-            "commit": st.commit,
-            "applied": self.sm.applied_index,
-            "last_index": st.last_index,
-            "quorum": st.quorum,
-            "operational": st.quorum and st.leader is not None,
-            "peers": {p: link.connected for p, link in self.links.items()},
-            "links": self._link_report(),
-            "bugs": sorted(self.bugs),
-        }
-
-    def _link_report(self) -> dict[str, dict[str, Any]]:
-        now = asyncio.get_running_loop().time()
-        return {
-            p: {
-                "connected": link.connected,
-                "answered_s_ago": round(now - self._heard.get(p, now), 3),
-                "dropped": link.dropped,
-                "redials": link.redials,
-                "failures": link.failures,
-                "last_error": link.last_error,
-                "welcomed": link.welcomed,
-                "miswired": link.miswired,
-            }
-            for p, link in self.links.items()
-        }
 
     # -- peer frames -------------------------------------------------------------
 
@@ -472,7 +330,7 @@ class Node:
                 self._heard[frame["from"]] = asyncio.get_running_loop().time()
             fut = self._forwards.pop(frame["fid"], None)
             if fut is not None and isinstance(frame.get("reply"), dict):
-                _resolve(fut, frame["reply"])
+                resolve(fut, frame["reply"])
         elif kind == "reg" and "registry-no-sync" in self.bugs:
             self.sm.register_local(str(frame["name"]), str(frame["owner"]))
 
@@ -499,8 +357,3 @@ class Node:
         await self.peer_server.close()
         with contextlib.suppress(Exception):
             self.storage.close()
-
-
-def _resolve(fut: asyncio.Future[Reply], reply: Reply) -> None:
-    if not fut.done():
-        fut.set_result(reply)
