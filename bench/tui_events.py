@@ -130,6 +130,8 @@ def cluster_session(seconds: int = 30, nodes: int = 5, seed: int = 11) -> Iterat
     minority, majority = ids[: nodes // 2], ids[nodes // 2 :]
     for sec in range(seconds):
         for i, node in enumerate(ids):
+            if node == ids[-1] and 10 <= sec < 14:
+                continue  # killed: the monitor samples live nodes only
             yield ev(clock, 0.01, "node.sample", node=node, cpu_percent=round(rnd.uniform(1, 30), 1), rss_bytes=30_000_000 + 100_000 * i, fds=12 + i, threads=4, pid=4000 + i, state="up", cluster="lab")
         cut = 10 <= sec < 20
         ops = rnd.uniform(40, 60) if cut else rnd.uniform(400, 480)

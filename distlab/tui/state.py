@@ -320,7 +320,8 @@ class LabState:
             node.up_since = ts
         node.state = state
         if state in ("down", "crashed"):
-            node.role, node.cpu_percent = "", None
+            # No process, no figures: stale ones would read as a live node.
+            node.role, node.cpu_percent, node.rss_bytes, node.fds, node.term = "", None, None, None, None
         node.pid = e.get("pid", node.pid)
         node.exit_code = e.get("exit_code")
         node.signal = e.get("signal")

@@ -20,7 +20,8 @@ def render_failures(failures: list[TestInfo], limit: int = 20) -> RenderableType
     lines = [Text(f"{len(failures)} failing (select one for its traceback):", style="bold red")]
     for t in failures[:limit]:
         glyph, style = mark(t.outcome)
-        lines.append(Text.assemble((glyph, style), f" {t.layer}: {t.name}  ", (t.message, "dim")))
+        first = t.message.splitlines()[0] if t.message else ""
+        lines.append(Text.assemble((glyph, style), f" {t.layer}: {t.name}  ", (first, "dim")))
     if len(failures) > limit:
         lines.append(Text(f"... and {len(failures) - limit} more (/ outcome:failed)", style="dim"))
     return Group(*lines)
