@@ -42,7 +42,6 @@ from distlab.tui.state import FAILING, LabState, TestInfo
 FLUSH_EVERY_S = 0.1
 APPLY_BUDGET_S = 0.04  # per flush, folding events into the state
 APPLY_SLICE = 2000
-BACKLOG_FLUSH_S = 0.01  # next flush when events are still waiting
 WIDE_COLUMNS = 120  # from here on, panels sit side by side
 LAB_ACTIONS = frozenset({"kill", "pause", "restart", "partition", "latency", "heal"})
 RUN_ACTIONS = frozenset({"run_all", "run_selected", "rerun_failed", "filter", "open_editor"})
@@ -162,7 +161,8 @@ class DistlabApp(App[int]):
         started = time.perf_counter()
         applied = 0
         # Apply for at most APPLY_BUDGET_S, then draw: a flood of events must not
-        # keep keys and redraws waiting. What is left goes in the next flush, soon.
+        # keep keys and redraws waiting. What is left waits for the next tick, so
+        # the event loop is free more than half of every interval.
         while time.perf_counter() - started < APPLY_BUDGET_S:
             batch = self.feed.drain(APPLY_SLICE)
             if not batch:
@@ -178,8 +178,7 @@ class DistlabApp(App[int]):
         self.stats["batches"] += 1
         self.stats["applied"] += applied
         self.stats["worst_flush_s"] = max(self.stats["worst_flush_s"], took)
-        if len(self.feed) or self.state.dirty:
-            self.set_timer(BACKLOG_FLUSH_S, self.flush)
+
 
     def _heartbeat(self) -> None:
         # How late the event loop runs a 50 ms timer: the worst frame delay users feel.

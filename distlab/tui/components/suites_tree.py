@@ -21,7 +21,7 @@ from distlab.tui.state import LabState, LayerInfo, TestInfo
 
 # Adding a Tree node costs a fraction of a millisecond; a 5,000-test collection
 # added at once would freeze the UI for seconds, so new nodes arrive in slices.
-NEW_NODES_PER_SYNC = 300
+NEW_NODES_PER_SYNC = 200
 
 
 @dataclass(frozen=True)
