@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from distlab.errors import UsageError
+from distlab.errors import LabError, UsageError
 from distlab.nemesis import (
     Lab,
     Nemesis,
@@ -301,3 +301,12 @@ def test_shrinking_stops_at_its_budget_with_a_schedule_that_failed() -> None:
     result = shrink(big, slow_everything_fails, max_trials=3)
     assert result.trials == 3 and result.out_of_budget
     assert len(result.minimal) < len(big)
+
+
+def test_two_nodes_claiming_to_lead_for_good_give_the_first_after_a_while() -> None:
+    from distlab.nemesis import find_leader
+
+    probe = {"n1": "follower", "n2": "leader", "n3": "leader"}.get
+    assert find_leader(["n1", "n2", "n3"], probe, timeout_s=5, settle_s=0.2) == "n2"
+    with pytest.raises(LabError, match=r"no leader among n1, n2 after 0\.2 s"):
+        find_leader(["n1", "n2"], lambda n: "follower", timeout_s=0.2)

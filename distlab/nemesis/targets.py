@@ -14,22 +14,38 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
+from distlab import events
 from distlab.errors import LabError, UsageError
 
 RoleProbe = Callable[[str], "str | None"]
 
 
-def find_leader(nodes: Sequence[str], probe: RoleProbe, timeout_s: float = 10.0) -> str:
-    """The node the probe says leads; waits up to ``timeout_s`` for one (an election may be running)."""
-    deadline = time.monotonic() + timeout_s
+def find_leader(
+    nodes: Sequence[str], probe: RoleProbe, timeout_s: float = 10.0, settle_s: float = 2.0
+) -> str:
+    """The node the probe says leads; waits up to ``timeout_s`` for one (an election may be running).
+
+    A system with split brain can have two nodes that both claim to lead for
+    good. After ``settle_s`` the first claimant (in node order) is taken, and
+    a ``log`` event says so: "the leader" of such a cluster is any of them.
+    """
+    started = time.monotonic()
     while True:
         leaders = [n for n in nodes if _role(probe, n) == "leader"]
         if len(leaders) == 1:
             return leaders[0]
-        if time.monotonic() >= deadline:
+        waited = time.monotonic() - started
+        if len(leaders) > 1 and waited >= settle_s:
+            events.emit(
+                events.LOG,
+                level="warning",
+                source="nemesis",
+                message=f"{', '.join(leaders)} all claim to lead after {waited:.1f} s; aiming at {leaders[0]}",
+            )
+            return leaders[0]
+        if waited >= timeout_s:
             raise LabError(
-                f"target leader: no single leader among {', '.join(nodes)} after {timeout_s:g} s "
-                f"(the role probe saw {len(leaders)})"
+                f"target leader: no leader among {', '.join(nodes)} after {timeout_s:g} s"
             )
         time.sleep(0.05)
 

@@ -2,7 +2,7 @@
 
 The ``split-brain`` bug (no step-down without quorum, elections without a
 majority) is invisible on a healthy network and shows as a non-linearizable
-history once a partition cuts a node off. The chaos monkey's schedule
+history once a partition cuts the leader off. The chaos monkey's schedule
 mixes kills, pauses and latency with such partitions; shrinking drops,
 shortens and moves faults while the history stays invalid, each trial on a
 fresh cluster, and reports the minimal schedule ready to paste into a
@@ -27,7 +27,7 @@ FAULTS = [
     "kill",
     "pause",
     {"kind": "latency", "target": "one", "ms": [50, 300]},
-    {"kind": "partition", "shape": "isolate", "target": "one"},
+    {"kind": "partition", "shape": "isolate", "target": "leader"},
 ]
 
 
