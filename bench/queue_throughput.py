@@ -4,8 +4,9 @@ SKIP LOCKED loop, measured in the same run on the same server.
 For batch sizes 1/10/100 and 1/2/4/8 workers: enqueue records, start the
 workers as separate processes, and take the rate from the database
 (first claim to last completion), so process start-up is not counted.
-The raw loop is the least a worker can do: one UPDATE ... SKIP LOCKED ...
-RETURNING to claim, one UPDATE to complete. The processor adds what makes
+Records are enqueued only once every worker is up. The raw loop is the
+least a worker can do: one UPDATE ... SKIP LOCKED ... RETURNING to claim,
+one UPDATE to complete. The processor adds what makes
 it safe: the claim-id fence, a result row per record, transactions, the
 heartbeat and the pool.
 
@@ -30,7 +31,7 @@ from reference_system.queue import enqueue_bulk, migrate
 
 RAW_CLAIM = """
 UPDATE queue_records SET status = 'processing', claimed_by = %(me)s, claimed_at = now()
- WHERE id IN (SELECT id FROM queue_records WHERE status = 'pending'
+ WHERE id IN (SELECT id FROM queue_records WHERE status = 'pending' AND run_after <= now()
                ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED)
 RETURNING id
 """
@@ -40,13 +41,22 @@ RAW_COMPLETE = (
 
 
 def raw_worker(dsn: str, batch: int, me: str) -> None:
-    """The baseline: claim and complete in a tight loop until the queue is empty."""
+    """The baseline: claim and complete in a tight loop until nothing is pending."""
     with psycopg.connect(dsn, autocommit=True) as conn:
+        # Say we are ready, as a processor does by registering.
+        conn.execute(
+            "INSERT INTO queue_processors (instance_id, host, pid) VALUES (%s, 'bench', 0)", (me,)
+        )
         while True:
             ids = [r[0] for r in conn.execute(RAW_CLAIM, {"me": me, "n": batch})]
-            if not ids:
+            if ids:
+                conn.execute(RAW_COMPLETE, (ids,))
+                continue
+            if not conn.execute(
+                "SELECT 1 FROM queue_records WHERE status = 'pending' LIMIT 1"
+            ).fetchone():
                 return
-            conn.execute(RAW_COMPLETE, (ids,))
+            time.sleep(0.005)
 
 
 def _records_for(batch: int, quick: bool) -> int:
@@ -54,11 +64,34 @@ def _records_for(batch: int, quick: bool) -> int:
     return n // 4 if quick else n
 
 
-def _reset(dsn: str, records: int) -> None:
+def _reset(dsn: str) -> None:
+    """Empty tables and one gate record that is never due: it keeps the workers
+    (which stop on an empty queue) waiting until every one of them is up."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("TRUNCATE queue_records, queue_results, queue_processors")
-        enqueue_bulk(conn, ({"i": i} for i in range(records)))
-        conn.execute("VACUUM ANALYZE queue_records")
+        conn.execute(
+            "INSERT INTO queue_records (payload, run_after) VALUES ('{\"gate\": true}', 'infinity')"
+        )
+
+
+def _open_gate(dsn: str, records: int, workers: int, procs: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until every worker is up (registered), then enqueue all records at once.
+
+    Process start-up differs (a processor imports more and migrates), and on
+    a busy machine it takes seconds: without a common start the first
+    worker up would run alone for a while.
+    """
+    deadline = time.monotonic() + 120
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while True:
+            row = conn.execute("SELECT count(*) FROM queue_processors").fetchone()
+            if row is not None and row[0] >= workers:
+                break
+            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+                raise SystemExit("a worker did not come up")
+            time.sleep(0.02)
+        enqueue_bulk(conn, ({"i": i} for i in range(records)))  # one COPY, one commit
+        conn.execute("DELETE FROM queue_records WHERE run_after = 'infinity'")
 
 
 def _rate(dsn: str, records: int) -> float:
@@ -76,7 +109,7 @@ def _rate(dsn: str, records: int) -> float:
 
 def run(dsn: str, kind: str, batch: int, workers: int, records: int) -> float:
     """Records per second for ``workers`` processes of ``kind`` at ``batch``."""
-    _reset(dsn, records)
+    _reset(dsn)
     if kind == "raw":
         argv = [sys.executable, __file__, "--raw-worker", dsn, str(batch)]
     else:
@@ -89,6 +122,7 @@ def run(dsn: str, kind: str, batch: int, workers: int, records: int) -> float:
         for i in range(workers)
     ]
     try:
+        _open_gate(dsn, records, workers, procs)
         for p in procs:
             if p.wait(timeout=600) != 0:
                 raise SystemExit(f"a {kind} worker failed with exit code {p.returncode}")
