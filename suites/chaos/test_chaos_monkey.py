@@ -22,7 +22,9 @@ FAULTS = [
 ]
 
 
-def test_chaos_monkey_register_history_is_linearizable(cluster, kv, nemesis, workload, history, metric):
+def test_chaos_monkey_register_history_is_linearizable(
+    cluster, kv, nemesis, workload, history, metric
+):
     length = 60.0 if long_run() else 15.0
     schedule = chaos_monkey(nemesis.seed, length, 2.5, FAULTS, fault_s=1.5, quiet_s=3.0)
     kv.leader()
