@@ -12,7 +12,6 @@ peak minus the baseline.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import psutil
 import psycopg
 
 from bench._results import record
+from distlab import proc
 from distlab.pg import Postgres
 from reference_system.queue import enqueue_bulk, migrate, status_counts
 
@@ -39,10 +39,11 @@ def main() -> int:
     with Postgres.start(throwaway=True) as pg:
         with psycopg.connect(pg.dsn, autocommit=True) as conn:
             migrate(conn)
-        worker = subprocess.Popen(
+        # spawn: the processor dies with the benchmark, also when it is killed.
+        worker = proc.spawn(
             [sys.executable, "-m", "reference_system.processor", "--dsn", pg.dsn,
              "--batch", str(args.batch), "--poll", "0.05", "--instance-id", "rss"],
-            stdout=subprocess.DEVNULL,
+            stderr=None, label="processor",
         )  # fmt: skip
         try:
             me = psutil.Process(worker.pid)

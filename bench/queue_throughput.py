@@ -26,14 +26,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 
 from bench._results import record
+from distlab import proc
 from distlab.pg import Postgres
 from reference_system.queue import enqueue_bulk, migrate
 
+# The same safe shape as the processor's claim (a MATERIALIZED CTE; see
+# reference_system/queue/claims.py for why not ``WHERE id IN (...)``).
 RAW_CLAIM = """
-UPDATE queue_records SET status = 'processing', claimed_by = %(me)s, claimed_at = now()
- WHERE id IN (SELECT id FROM queue_records WHERE status = 'pending' AND run_after <= now()
-               ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED)
-RETURNING id
+WITH picked AS MATERIALIZED (
+    SELECT id FROM queue_records WHERE status = 'pending' AND run_after <= now()
+     ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED)
+UPDATE queue_records AS r SET status = 'processing', claimed_by = %(me)s, claimed_at = now()
+  FROM picked WHERE r.id = picked.id
+RETURNING r.id
 """
 RAW_COMPLETE = (
     "UPDATE queue_records SET status = 'completed', completed_at = now() WHERE id = ANY(%s)"
@@ -117,8 +122,9 @@ def run(dsn: str, kind: str, batch: int, workers: int, records: int) -> float:
             *(sys.executable, "-m", "reference_system.processor", "--dsn", dsn),
             *("--batch", str(batch), "--exit-when-empty", "--no-migrate", "--poll", "0.01"),
         ]
+    # spawn: the workers die with the benchmark, also when it is killed.
     procs = [
-        subprocess.Popen([*argv, f"w{i}"] if kind == "raw" else argv, stdout=subprocess.DEVNULL)
+        proc.spawn([*argv, f"w{i}"] if kind == "raw" else argv, stderr=None, label=kind)
         for i in range(workers)
     ]
     try:

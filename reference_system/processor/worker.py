@@ -106,10 +106,17 @@ class Processor:
             max_size=max(2, options.pool_size),
             open=False,
             kwargs={"autocommit": True, "connect_timeout": 5},
+            configure=self._configure,
             timeout=5.0,
             reconnect_timeout=3600.0,
             name=f"processor-{self.me}",
         )
+
+    def _configure(self, conn: Any) -> None:
+        # The server gives up on a statement the watchdog would cut anyway:
+        # cutting only the socket leaves the backend running (and holding
+        # its locks) until it next tries to talk to us.
+        conn.execute(f"SET statement_timeout = {int(self.opt.db_timeout_s * 1000)}")
 
     # -- life ---------------------------------------------------------------
 

@@ -74,11 +74,12 @@ def cleanup_completed(conn: Any, older_than_s: float = 0, batch: int = 10_000) -
         with conn.transaction():
             cur = conn.execute(
                 """
-                DELETE FROM queue_records WHERE id IN (
+                WITH doomed AS MATERIALIZED (
                     SELECT id FROM queue_records
                      WHERE status = 'completed'
                        AND completed_at < now() - make_interval(secs => %s)
                      LIMIT %s FOR UPDATE SKIP LOCKED)
+                DELETE FROM queue_records AS r USING doomed WHERE r.id = doomed.id
                 """,
                 (older_than_s, batch),
             )

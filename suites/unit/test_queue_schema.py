@@ -8,7 +8,7 @@ import threading
 import psycopg
 import pytest
 
-from reference_system.queue import LATEST, enqueue_bulk, migrate, schema_version
+from reference_system.queue import LATEST, claims, enqueue_bulk, migrate, schema_version
 from reference_system.queue.schema import MIGRATIONS
 
 pytestmark = pytest.mark.unit
@@ -53,14 +53,9 @@ def test_claims_use_the_partial_index_on_pending(pg_schema: str) -> None:
         # Most of the table is done: the case the partial index is for.
         conn.execute("UPDATE queue_records SET status = 'completed' WHERE id <= 4900")
         conn.execute("ANALYZE queue_records")
-        plan = "\n".join(
-            r[0]
-            for r in conn.execute(
-                "EXPLAIN SELECT id FROM queue_records WHERE status = 'pending'"
-                " AND queue = 'default' AND run_after <= now() ORDER BY id LIMIT 100"
-                " FOR UPDATE SKIP LOCKED"
-            )
-        )
+        # The claim statement itself, as processors send it.
+        params = {"me": "p1", "queue": "default", "n": 100}
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + claims._CLAIM_SQL, params))
         indexes = [
             r[0]
             for r in conn.execute(
