@@ -315,7 +315,7 @@ class Client:
 
     def _pick(self) -> str:
         if self.follow_leader and self.leader in self.nodes:
-            return self.leader  # type: ignore[return-value]
+            return self.leader
         # Round-robin from a seeded start, so a dead node is not retried first every time.
         self._order.append(self._order.pop(0))
         return self._order[0]

@@ -7,6 +7,8 @@ import hashlib
 import logging
 import os
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from reference_system.bugs import BUGS_ENV
 from reference_system.node.options import OptionsError, parse
@@ -18,7 +20,9 @@ PROG = "reference_system.node"
 def _seed(node_id: str) -> int:
     # DISTLAB_SEED makes election timeouts replayable; each node gets its own stream.
     root = os.environ.get("DISTLAB_SEED") or os.environ.get("REFSYS_SEED") or str(os.getpid())
-    return int.from_bytes(hashlib.blake2b(f"{root}:{node_id}".encode(), digest_size=8).digest(), "big")
+    return int.from_bytes(
+        hashlib.blake2b(f"{root}:{node_id}".encode(), digest_size=8).digest(), "big"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,17 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     if opts.bugs:
         logging.getLogger(PROG).warning("planted bugs on: %s", ", ".join(sorted(opts.bugs)))
     try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    try:
-        return runner(serve(opts, _seed(opts.id)))
+        return _run(serve(opts, _seed(opts.id)))
     except OSError as exc:
         # Most often a port that is already taken.
         print(f"{PROG}: {opts.id}: cannot listen or use the data dir: {exc}", file=sys.stderr)
         return 1
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    """Run the node on uvloop where it is installed (cheaper per message), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 if __name__ == "__main__":

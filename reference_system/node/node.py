@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -175,7 +176,7 @@ class Node(RequestPaths):
                 rd = self.core.ready()
                 if rd.snapshot is not None:
                     await loop.run_in_executor(
-                        None, lambda s=rd.snapshot: self.storage.save_snapshot(s, replace_log=True)
+                        None, functools.partial(self.storage.save_snapshot, rd.snapshot, replace_log=True)
                     )
                 early, rest = self._early_appends(rd)
                 self.storage.append(rd.entries)

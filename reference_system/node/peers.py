@@ -70,7 +70,13 @@ class PeerLink:
         if w.transport.get_write_buffer_size() > MAX_BUFFERED:
             self.dropped += 1
             return False
-        w.write(frame)
+        try:
+            w.write(frame)
+        except RuntimeError:
+            # uvloop raises here when the peer reset the socket before our
+            # reader saw it (is_closing() is still False): the link is down.
+            self.dropped += 1
+            return False
         return True
 
     async def _run(self) -> None:
@@ -87,10 +93,14 @@ class PeerLink:
                 await asyncio.sleep(delay)
                 delay = min(RECONNECT_MAX_S, delay * 2)
                 continue
-            writer.write(self._hello)
-            self._writer = writer
             self.connected_since = loop.time()
             try:
+                # Inside the try: a proxy in front of a node that is not up yet
+                # accepts and resets at once, and uvloop's write then raises
+                # RuntimeError. Outside it, that killed this task for good and the
+                # link never dialled again (a node that never heard its leader).
+                writer.write(self._hello)
+                self._writer = writer
                 # Only the peer's welcome comes back on an outbound link; otherwise
                 # reading just tells us that the connection closed.
                 decoder = codec.FrameDecoder(4096, strict=True)

@@ -49,7 +49,12 @@ class ClientConnection:
             log.warning("closing a client that does not read its replies")
             self.writer.close()
             return
-        self.writer.write(frame)
+        try:
+            self.writer.write(frame)
+        except RuntimeError:
+            # uvloop: the client reset its socket before our reader noticed
+            # (is_closing() still False); the reply has nobody to go to.
+            self.writer.close()
 
 
 class ClientServer:
