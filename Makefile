@@ -24,7 +24,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-test: setup lint
+test: setup lint typecheck
 	$(PY) -m pytest tests/
 	$(VENV)/bin/distlab --ci
 
