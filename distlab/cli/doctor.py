@@ -62,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
     if config_error:
         error(config_error)
         return int(ExitCode.USAGE)
+    # The table wraps long text; the problems are repeated whole, one per line,
+    # so they can be read in a narrow terminal and copied from a CI log.
+    for check in checks:
+        if not check.ok:
+            out.print(f"{check.status} {check.name}: {check.detail}", soft_wrap=True)
+            if check.fix:
+                out.print(f"  fix: {check.fix}", soft_wrap=True)
     if failed:
         out.print(f"{len(failed)} required check(s) failed: {', '.join(c.name for c in failed)}")
         return int(ExitCode.FAILED)
