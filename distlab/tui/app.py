@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -99,6 +100,7 @@ class DistlabApp(App[int]):
         self.stats = {"batches": 0, "applied": 0, "worst_flush_s": 0.0, "worst_lag_s": 0.0}
         self._selected: str | None = None
         self._logs_shown = 0
+        self.started = threading.Event()  # the back end has been started
         self._last_flush = 0.0
         self._beat_at = 0.0
 
@@ -130,6 +132,15 @@ class DistlabApp(App[int]):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        if self.initial_tab == "suites":
+            self.query_one(SuitesTree).focus()
+        elif self.initial_tab == "cluster":
+            self.query_one(NodeTable).focus()
+        # Events only after the first layout: a panel filled before it had a size was
+        # sometimes measured as empty and stayed so (seen as flaky snapshots).
+        self.call_after_refresh(self._start_feed)
+
+    def _start_feed(self) -> None:
         def wake() -> None:
             self.post_message(EventsPending())
 
@@ -139,10 +150,7 @@ class DistlabApp(App[int]):
         self.set_interval(0.05, self._heartbeat)
         self._refresh_all()
         self.backend.start(self.feed)
-        if self.initial_tab == "suites":
-            self.query_one(SuitesTree).focus()
-        elif self.initial_tab == "cluster":
-            self.query_one(NodeTable).focus()
+        self.started.set()
 
     # -- the event pump ------------------------------------------------------------------
 
