@@ -327,3 +327,22 @@ async def test_wide_terminal_puts_tree_and_detail_side_by_side() -> None:
         tree = app.query_one("#suites-left")
         detail = app.query_one(TestDetail)
         assert detail.region.y > tree.region.y
+
+
+@pilot_test
+async def test_events_keep_flowing_while_help_or_a_failure_is_open() -> None:
+    # Help and the failure view sit above the panels; events still reach the panels.
+    app = replay_app("finished")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await first_failure(app, pilot)
+        for key, screen in (("question_mark", HelpScreen), ("enter", FailureScreen)):
+            await pilot.press(key)
+            assert isinstance(app.screen, screen)
+            app.feed.push({"kind": "test.end", "ts": app.state.now, "layer": "unit",
+                           "nodeid": next(iter(app.state.layers["unit"].tests)), "outcome": "failed"})
+            app.flush_now()
+            await pilot.pause()
+            await pilot.press("escape")
+        assert app.state.layers["unit"].tally["failed"] == 1
+        assert "✗1" in str(app.query_one(SuitesTree)._layers["unit"].label)

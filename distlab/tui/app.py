@@ -130,6 +130,12 @@ class DistlabApp(App[int]):
                 yield GatesTable(s, id="gates-table")
         yield Footer(compact=True)
 
+    @property
+    def main(self) -> Screen[Any]:
+        """The dashboard's own screen: help, the failure view and menus sit above it,
+        and the panels must be found there while they do."""
+        return self.screen_stack[0]
+
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         if self.initial_tab == "suites":
@@ -179,6 +185,8 @@ class DistlabApp(App[int]):
                 self.state.apply(event)
             applied += len(batch)
         areas, tests, nodes = self.state.take_dirty()
+        if not self.screen_stack or self._closing:
+            return  # shutting down: nothing left to draw on
         with self.batch_update():
             self._redraw(areas, tests, nodes)
         took = time.perf_counter() - started
@@ -195,32 +203,32 @@ class DistlabApp(App[int]):
         self._beat_at = now
 
     def _redraw(self, areas: set[str], tests: set[str], nodes: set[str]) -> None:
-        tree = self.query_one(SuitesTree)
+        tree = self.main.query_one(SuitesTree)
         if (areas & {"tree", "layers"} or tests) and tree.sync(tests):
             self.state.dirty.add("tree")  # more tests wait for their nodes
         if "layers" in areas or "clock" in areas or "run" in areas:
             tree.refresh_layers()
-            self.query_one(LayerProgress).refresh_from_state()
-        self.query_one(RunBar).refresh_from_state()
+            self.main.query_one(LayerProgress).refresh_from_state()
+        self.main.query_one(RunBar).refresh_from_state()
         if self._selected is not None and self._selected in tests:
-            self.query_one(TestDetail).show(self.state.tests.get(self._selected))
+            self.main.query_one(TestDetail).show(self.state.tests.get(self._selected))
         elif self._selected is None and (tests or "run" in areas):
-            self.query_one(TestDetail).show_failures(self.state.failures())
+            self.main.query_one(TestDetail).show_failures(self.state.failures())
         if nodes or "nodes" in areas or "clock" in areas:
-            self.query_one(NodeTable).refresh_nodes(nodes, clock_moved=True)
+            self.main.query_one(NodeTable).refresh_nodes(nodes, clock_moved=True)
         if "logs" in areas:
             self._show_problems()
         if areas & {"network", "nodes"}:
-            self.query_one(PartitionView).refresh_from_state()
+            self.main.query_one(PartitionView).refresh_from_state()
         if "faults" in areas or "run" in areas:
-            for timeline in self.query(FaultTimeline):
+            for timeline in self.main.query(FaultTimeline):
                 timeline.refresh_from_state()
         if areas & {"throughput", "checks", "faults"}:
-            for panel in self.query(ThroughputPanel):
+            for panel in self.main.query(ThroughputPanel):
                 panel.refresh_from_state()
         if areas & {"gates", "run"}:
-            self.query_one(VerdictBanner).refresh_from_state()
-            self.query_one(GatesTable).refresh_from_state()
+            self.main.query_one(VerdictBanner).refresh_from_state()
+            self.main.query_one(GatesTable).refresh_from_state()
 
     def _show_problems(self) -> None:
         # Warnings and errors (a lab that cannot start, a report not written) as toasts.
@@ -242,7 +250,7 @@ class DistlabApp(App[int]):
 
     def on_test_highlighted(self, message: TestHighlighted) -> None:
         self._selected = message.nodeid
-        detail = self.query_one(TestDetail)
+        detail = self.main.query_one(TestDetail)
         if message.nodeid is not None:
             detail.show(self.state.tests.get(message.nodeid))
         else:
@@ -283,7 +291,7 @@ class DistlabApp(App[int]):
         self._run(only=None, layers=None, what="all layers")
 
     def action_run_selected(self) -> None:
-        self.query_one(SuitesTree).action_activate()
+        self.main.query_one(SuitesTree).action_activate()
 
     def action_rerun_failed(self) -> None:
         only: dict[str, list[str]] = {}
@@ -301,7 +309,7 @@ class DistlabApp(App[int]):
 
     def action_filter(self) -> None:
         self.action_show_tab("suites")
-        box = self.query_one("#filter", Input)
+        box = self.main.query_one("#filter", Input)
         box.display = True
         box.value = self.filter_text
         box.focus()
@@ -310,7 +318,7 @@ class DistlabApp(App[int]):
         if event.input.id != "filter":
             return
         self.filter_text = event.value.strip()
-        tree = self.query_one(SuitesTree)
+        tree = self.main.query_one(SuitesTree)
         tree.set_filter(self.filter_text)
         event.input.display = bool(self.filter_text)
         tree.focus()
@@ -322,7 +330,7 @@ class DistlabApp(App[int]):
         self.notify(f"filter {self.filter_text!r}: {shown} tests" if self.filter_text else "filter cleared")
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.main.query_one(TabbedContent).active = tab
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -359,7 +367,7 @@ class DistlabApp(App[int]):
         self.run_worker(work, thread=True, group="lab", exit_on_error=False)
 
     def _node(self) -> str | None:
-        node = self.query_one(NodeTable).selected_node()
+        node = self.main.query_one(NodeTable).selected_node()
         if node is None:
             self.notify("no node selected", severity="warning")
         return node
