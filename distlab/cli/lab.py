@@ -39,12 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from distlab.config.loader import load
     from distlab.rundir import create_run_dir
     from distlab.seeds import new_root_seed
-    from distlab.tui.lab import LabBackend
+    from distlab.tui.lab import LabBackend, load_client_module
     from distlab.tui.launch import run_dashboard
 
     for what, value, low in (("--clients", args.clients, 1), ("--rate", args.rate, 0.1), ("--minutes", args.minutes, 0.1)):
         if not value >= low:
             raise UsageError(f"{what} must be at least {low:g}, got {value:g}")
+    load_client_module(args.client)  # before anything is created on disk
     config = load(args.config)
     if not config.cluster.command:
         raise UsageError(f"{args.config}: [cluster] command is empty; set the command that starts one node")

@@ -58,7 +58,7 @@ class LabBackend:
         self.rate = rate
         self.duration_s = minutes * 60
         self.name = f"lab {getattr(config.project, 'name', '')} seed {seed}".strip()
-        self.client_module: ModuleType = _load_client_module(client_module)
+        self.client_module: ModuleType = load_client_module(client_module)
         self.cluster: Any = None
         self.workload: Any = None
         self.recorder: Any = None
@@ -324,7 +324,8 @@ class LabBackend:
             pass  # the session dir went away; nothing to save into
 
 
-def _load_client_module(name: str) -> ModuleType:
+def load_client_module(name: str) -> ModuleType:
+    """The ``--client`` module, checked for ``make_client``; a UsageError otherwise."""
     try:
         module = importlib.import_module(name)
     except ImportError as e:
