@@ -214,6 +214,7 @@ class RaftNode:
             messages=self._msgs,
             read_states=self._read_states,
             dropped_reads=self._dropped_reads,
+            vote_changed=hs.term != self._durable.term or hs.vote != self._durable.vote,
         )
         self._msgs, self._read_states, self._dropped_reads = [], [], []
         self._outstanding = rd

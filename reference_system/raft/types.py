@@ -168,11 +168,20 @@ class Ready:
     #: contexts of ``read_index`` requests abandoned because this node lost
     #: leadership before confirming them; the caller should fail them (retryable)
     dropped_reads: list[bytes] = field(default_factory=list)
+    #: ``hard_state`` changes the term or the vote (not only the commit index)
+    vote_changed: bool = False
 
     @property
     def must_sync(self) -> bool:
-        """Whether step 1 wrote anything that needs an fsync."""
-        return self.hard_state is not None or bool(self.entries) or self.snapshot is not None
+        """Whether step 1 wrote anything that needs an fsync before ``messages`` go out.
+
+        A hard state that only moves the commit index is written but need not be
+        synced (etcd's rule): the commit index is a hint that a restarted node
+        learns again from its leader, and a lower one on disk only means that
+        the node re-applies later. Terms, votes, entries and snapshots are
+        promises made to other nodes, so they must be on disk first.
+        """
+        return self.vote_changed or bool(self.entries) or self.snapshot is not None
 
     def is_empty(self) -> bool:
         """Whether there is nothing to do at all."""
