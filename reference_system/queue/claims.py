@@ -112,6 +112,24 @@ def claim(conn: Any, instance_id: str, n: int, queue: str = "default") -> list[C
     return [Claimed(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
+# The usual case, a claim whose records all succeeded, has a leaner
+# statement: no failure branch, the outcome list unnested once, and the
+# completed count is the number of result rows inserted. With the general
+# statement below a batch of 100 cost 1.9 ms of server and 0.9 ms of client
+# CPU; with this one 1.6 ms and 0.6 ms. The arrays go over in binary
+# (``%(..)b``): dumping a text array as text quotes every element through
+# a regular expression, a third of the client's settlement cost.
+_COMPLETE_SQL = """
+WITH done AS (
+    UPDATE queue_records AS r
+       SET status = 'completed', completed_at = now(), last_error = NULL, claim_id = NULL
+     WHERE r.id = ANY(%(ids)b) {fence}
+ RETURNING r.id, r.attempts)
+INSERT INTO queue_results (record_id, instance_id, claim_id, attempt, output)
+SELECT done.id, %(me)s, %(claim)s, done.attempts, d.text
+  FROM done JOIN unnest(%(ids)b::bigint[], %(texts)b::text[]) AS d(id, text) ON d.id = done.id
+"""
+
 # One statement per claim. The rows are found by primary key and fenced by
 # the claim's id alone: ``claim_id`` is set exactly while a record is
 # ``processing`` (every way out of it clears it), so no status test is
@@ -121,11 +139,11 @@ def claim(conn: Any, instance_id: str, n: int, queue: str = "default") -> list[C
 # much (it hashes every processing row).
 _SETTLE_SQL = """
 WITH d AS (
-    SELECT * FROM unnest(%(ids)s::bigint[], %(texts)s::text[]) AS d(id, text)),
+    SELECT * FROM unnest(%(ids)b::bigint[], %(texts)b::text[]) AS d(id, text)),
 done AS (
     UPDATE queue_records AS r
        SET status = 'completed', completed_at = now(), last_error = NULL, claim_id = NULL
-     WHERE r.id = ANY(%(ok_ids)s) {fence}
+     WHERE r.id = ANY(%(ok_ids)b) {fence}
  RETURNING r.id, r.attempts),
 results AS (
     INSERT INTO queue_results (record_id, instance_id, claim_id, attempt, output)
@@ -137,7 +155,7 @@ bad AS (
                %(cap)s, %(base)s * power(2, greatest(r.attempts - 1, 0)))),
            last_error = (SELECT d.text FROM d WHERE d.id = r.id),
            claimed_by = NULL, claim_id = NULL
-     WHERE r.id = ANY(%(bad_ids)s) AND r.claim_id = %(claim)s
+     WHERE r.id = ANY(%(bad_ids)b) AND r.claim_id = %(claim)s
  RETURNING r.id),
 counts AS (SELECT (SELECT count(*) FROM done) AS completed, (SELECT count(*) FROM bad) AS failed)
 SELECT completed, failed FROM counts
@@ -163,12 +181,22 @@ def settle(
     fence = "" if _planted("double-claim") else "AND r.claim_id = %(claim)s"
     # retry-forever: the limit is never consulted.
     limit = "false" if _planted("retry-forever") else "r.attempts >= r.max_attempts"
-    sql = _SETTLE_SQL.format(fence=fence, limit=limit)
     by_claim: dict[int, list[Outcome]] = {}
     for o in outcomes:
         by_claim.setdefault(o.record.claim_id, []).append(o)
     completed = failed = 0
     for claim_id, group in by_claim.items():
+        if all(o.ok for o in group):
+            params = {
+                "ids": [o.record.id for o in group],
+                "texts": [o.output for o in group],
+                "claim": claim_id,
+                "me": instance_id,
+            }
+            cur = conn.execute(_COMPLETE_SQL.format(fence=fence), params)
+            _commit(conn)
+            completed += int(cur.rowcount)
+            continue
         params = {
             "ids": [o.record.id for o in group],
             "texts": [o.output if o.ok else o.error[:1000] for o in group],
@@ -179,7 +207,7 @@ def settle(
             "base": backoff_base_s,
             "cap": backoff_cap_s,
         }
-        row = conn.execute(sql, params).fetchone()
+        row = conn.execute(_SETTLE_SQL.format(fence=fence, limit=limit), params).fetchone()
         _commit(conn)
         completed += int(row[0])
         failed += int(row[1])
