@@ -11,6 +11,7 @@ left out).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ class ReferenceKVClient(Client):
 
         self.loop = asyncio.new_event_loop()
         self.kv = KV(dict(addresses), timeout=1.0, attempt_timeout=0.5, seed=process)
+        self.owner = threading.get_ident()  # the loop is only ever run by this thread
 
     def invoke(self, op: Operation, timeout_s: float) -> Completion:
         key = str(op.key)
@@ -49,10 +51,14 @@ class ReferenceKVClient(Client):
         return Completion.unknown(result.error or "unknown")
 
     def close(self) -> None:
-        if self.loop.is_running():
-            # The workload's watchdog abandons a hung op from its own thread: close the
-            # connections on the client's loop, which aborts the call in flight.
-            asyncio.run_coroutine_threadsafe(self.kv.close(), self.loop)
+        if self.loop.is_closed():
+            return  # closed already (the workload may close an abandoned client twice)
+        if threading.get_ident() != self.owner:
+            # The workload's watchdog abandons a hung op from its own thread; only the
+            # owner may run the loop, so close the connections on it if it is running
+            # (aborting the call in flight) and leave the rest to the owner's exit.
+            if self.loop.is_running():
+                self.loop.call_soon_threadsafe(lambda: self.loop.create_task(self.kv.close()))
             return
         try:
             self.loop.run_until_complete(self.kv.close())
