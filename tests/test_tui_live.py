@@ -193,6 +193,10 @@ async def test_lab_mode_on_a_real_cluster_partition_heal_kill_and_nothing_left(
     from distlab.tui.app import DistlabApp
     from distlab.tui.lab import LabBackend
 
+    # Only what this test starts: a session-scoped PostgreSQL that an earlier
+    # test in the same process started is still meant to be running.
+    before = proc.spawned_groups()
+
     config = load(str(ROOT / "config.toml"))
     backend = LabBackend(config, seed=3, session_dir=tmp_path, rate=20, minutes=1)
     app = DistlabApp(backend, initial_tab="cluster")
@@ -219,7 +223,7 @@ async def test_lab_mode_on_a_real_cluster_partition_heal_kill_and_nothing_left(
             await pilot.press("q")
     finally:
         backend.close()
-    assert not proc.leaked()
+    assert not proc.leaked(proc.spawned_groups() - before)
     schedule = (tmp_path / "schedule.json").read_text()
     assert '"partition"' in schedule and '"kill"' in schedule
     assert (tmp_path / "history.jsonl").stat().st_size > 0
