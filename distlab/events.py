@@ -126,6 +126,25 @@ def sink() -> EventSink:
     return _sink
 
 
+def redirect(target: str | None) -> str | None:
+    """Send this process's events to ``target`` from now on (None: nowhere).
+
+    Sets ``DISTLAB_EVENTS`` (so child processes follow) and closes the current
+    sink; the next ``emit`` opens the new one. Returns the previous target.
+    """
+    global _sink
+    previous = os.environ.get(EVENTS_ENV)
+    if target is None:
+        os.environ.pop(EVENTS_ENV, None)
+    else:
+        os.environ[EVENTS_ENV] = target
+    with _sink_lock:
+        if _sink is not None and _sink.target != target:
+            _sink.close()
+            _sink = None
+    return previous
+
+
 def emit(kind: str, **fields: Any) -> dict[str, Any]:
     """Emit one event to the process-wide sink and return it."""
     event = make_event(kind, **fields)

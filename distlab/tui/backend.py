@@ -76,8 +76,7 @@ class RunBackend:
         self._feed = feed
 
     def busy(self) -> bool:
-        # Run has no public "still running" yet; _done is set when execute() returns.
-        return self._run is not None and not self._run._done.is_set()
+        return self._run is not None and not self._run.finished
 
     def run(self, only: dict[str, list[str]] | None = None, layers: list[str] | None = None) -> str | None:
         from distlab.errors import DistlabError

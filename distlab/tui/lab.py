@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -337,14 +336,4 @@ def load_client_module(name: str) -> ModuleType:
 
 def _redirect_events(target: str | None) -> str | None:
     """Send this process's events to ``target`` (None: nowhere); returns the previous one."""
-    previous = os.environ.get(events.EVENTS_ENV)
-    if target is None:
-        os.environ.pop(events.EVENTS_ENV, None)
-    else:
-        os.environ[events.EVENTS_ENV] = target
-    # distlab.events opens its sink once per process and has no way to re-aim it, so
-    # the lab closes it here; the next emit opens the new target.
-    if events._sink is not None and events._sink.target != target:
-        events._sink.close()
-        events._sink = None
-    return previous
+    return events.redirect(target)
