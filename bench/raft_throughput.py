@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -29,6 +30,22 @@ from distlab.config.loader import load
 from reference_system.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds per node, and for this process (the load generator) as "load"."""
+    t = os.times()
+    return {**{i: cpu_seconds(p) for i, p in pids.items()}, "load": t.user + t.system}
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -97,13 +114,23 @@ def main() -> int:
             async with Client(addrs) as probe:
                 leader = await wait_leader(probe, c.ids)
             tag = (" via proxies" if args.proxies else "") + (" on tmpfs" if args.tmpfs else "")
+            pids = {n.id: n.pid for n in c.nodes if n.pid is not None}
             for op in ("put", "get"):
+                before = cpu_snapshot(pids)
                 n, lat, failed = await phase(addrs, leader, args.clients, args.seconds, op)
+                after = cpu_snapshot(pids)
                 rate = n / args.seconds
                 name = f"raft 3 nodes, {args.clients} clients{tag}"
                 record(f"{name}: acknowledged {op}s/s", rate, "ops/s")
                 record(f"{name}: {op} p50", percentile(lat, 0.50) * 1000, "ms")
                 record(f"{name}: {op} p99", percentile(lat, 0.99) * 1000, "ms")
+                # CPU per operation is steadier than the rate on a shared machine.
+                per_op = {k: (after[k] - before[k]) / max(n, 1) * 1e6 for k in after}
+                print(
+                    f"{op}: CPU per op (us): "
+                    + ", ".join(f"{k}{'*' if k == leader else ''} {v:.0f}" for k, v in per_op.items())
+                    + f", total {sum(per_op.values()):.0f}"
+                )
                 if failed:
                     print(f"{op}: {failed} operations did not succeed")
 
