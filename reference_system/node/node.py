@@ -275,7 +275,7 @@ class Node(RequestPaths):
         for peer, msgs in by_peer.items():
             link = self.links.get(peer)
             if link is not None:
-                link.send(codec.encode({"t": "r", "from": self.id, "ms": msgs}))
+                link.send(codec.encode_plain({"t": "r", "from": self.id, "ms": msgs}))
 
     def _apply(self, rd: Ready) -> bool:
         """Step 3 and 4 of the Ready; whether any waiting client was answered."""

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from typing import Any
 
 from reference_system import codec
-from reference_system.node.context import received
+from reference_system.node.context import TraceContext, received
 from reference_system.node.node import Node, error
 from reference_system.node.options import NodeOptions
 from reference_system.statemachine import Event, topic_matches
@@ -88,7 +89,7 @@ class ClientServer:
                     elif frame.get("op") == "subscribe":
                         self._subscribe(conn, frame)
                     else:
-                        self.node.spawn(self._answer(conn, frame))
+                        self._start(conn, frame)
         except (OSError, ConnectionError):
             pass
         finally:
@@ -98,8 +99,19 @@ class ClientServer:
                 await writer.drain()
             writer.close()
 
-    async def _answer(self, conn: ClientConnection, req: dict[str, Any]) -> None:
+    def _start(self, conn: ClientConnection, req: dict[str, Any]) -> None:
         ctx = received(req.get("ctx"))
+        fut = self.node.execute_now(req)
+        if fut is None:
+            self.node.spawn(self._answer(conn, req, ctx))
+        else:
+            fut.add_done_callback(functools.partial(self._answered, conn, req.get("tag"), ctx))
+
+    def _answered(self, conn: ClientConnection, tag: Any, ctx: TraceContext, fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled():
+            conn.send({**self.node.base(ctx), **fut.result(), "tag": tag})
+
+    async def _answer(self, conn: ClientConnection, req: dict[str, Any], ctx: TraceContext) -> None:
         try:
             reply = await self.node.execute(req, ctx)
         except Exception as exc:  # one request's bug must not end the connection
