@@ -24,9 +24,10 @@ class WorkFailed(Exception):
     """Processing a record failed; the message is stored as its last error."""
 
 
-# Only a payload that mentions one of these is decoded: most records carry
-# none, and decoding every payload was a fifth of a processor's time.
-_DIRECTIVES = ('"sleep_ms"', '"fail"', '"fail_times"')
+# Only a payload that mentions a directive is decoded: most records carry
+# none, and decoding every payload was a fifth of a processor's time. The
+# test is two substring searches ('"fail' covers "fail" and "fail_times"):
+# a loop over the three keys cost more than hashing the payload.
 
 
 def process(payload: str, attempt: int) -> str:
@@ -35,7 +36,7 @@ def process(payload: str, attempt: int) -> str:
     Returns the output: a digest of the payload text, which is jsonb's
     canonical form, so equal payloads give equal outputs.
     """
-    if any(d in payload for d in _DIRECTIVES):
+    if '"fail' in payload or '"sleep_ms"' in payload:
         _follow_directives(json.loads(payload), attempt)
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
 

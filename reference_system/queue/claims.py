@@ -20,8 +20,7 @@ The protocol that keeps "processed exactly once" true:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from reference_system import bugs
 
@@ -35,8 +34,10 @@ def _planted(name: str) -> bool:
     return bool(os.environ.get(bugs.BUGS_ENV)) and bugs.enabled(name)
 
 
-@dataclass(frozen=True)
-class Claimed:
+# Claimed and Outcome are NamedTuples, not frozen dataclasses: two are made
+# per record, and a frozen dataclass took 1.6 us to build against 0.4 us
+# (a tenth of a processor's CPU per record at batch 100). Immutable either way.
+class Claimed(NamedTuple):
     """One claimed record."""
 
     id: int
@@ -46,8 +47,7 @@ class Claimed:
     claim_id: int
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """How processing one claimed record went."""
 
     record: Claimed
@@ -109,7 +109,7 @@ def claim(conn: Any, instance_id: str, n: int, queue: str = "default") -> list[C
         rows = conn.execute(_CLAIM_SQL, params).fetchall()
         _commit(conn)
     rows.sort(key=lambda row: row[0])  # RETURNING order is not promised
-    return [Claimed(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [Claimed._make(r) for r in rows]
 
 
 # The usual case, a claim whose records all succeeded, has a leaner
