@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -107,6 +109,15 @@ def main() -> int:
     args = ap.parse_args()
     cfg = load(ROOT / "config.toml")
     run = Path(tempfile.mkdtemp(prefix="bench-raft-", dir="/dev/shm" if args.tmpfs else None))
+    try:
+        return measure(args, cfg, run)
+    finally:
+        # Data dirs of every run piled up (in RAM with --tmpfs).
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, cfg: Any, run: Path) -> int:
+    """Start the cluster in ``run`` and measure puts, then gets."""
     with Cluster(cfg.cluster, run, nodes=3, network=cfg.network, direct=not args.proxies, cwd=ROOT) as c:
         addrs = {i: c.client_address(i) for i in c.ids}
 
