@@ -61,12 +61,19 @@ class Outcome(NamedTuple):
 # rescan it once per outer row, and each rescan skips the rows the last one
 # locked: seen here with 8 processors at batch 100, one claim ran for minutes
 # locking row after row, and every settlement queued behind it.
+#
+# The batch size is written into the statement (see ``_claim_sql``), not
+# bound: with ``LIMIT $n`` PostgreSQL cannot trust a generic plan and
+# re-plans the prepared claim on every execution (custom plans only, seen in
+# pg_prepared_statements); with a literal it settles on the generic plan
+# (the same index walk) after five runs, which saves the planning: 0.1 ms of
+# a 0.9 ms claim of 100 (EXPLAIN ANALYZE, 40,000 pending).
 _CLAIM_SQL = """
 WITH picked AS MATERIALIZED (
     SELECT id FROM queue_records
      WHERE status = 'pending' AND queue = %(queue)s AND run_after <= now()
      ORDER BY id
-     LIMIT %(n)s
+     LIMIT {n}
        FOR UPDATE SKIP LOCKED),
 c AS MATERIALIZED (SELECT nextval('queue_claim_seq') AS claim_id)
 UPDATE queue_records AS r
@@ -95,6 +102,17 @@ RETURNING r.id, r.payload::text, r.attempts, r.max_attempts, r.claim_id
 """
 
 
+_claim_sqls: dict[int, str] = {}
+
+
+def _claim_sql(n: int) -> str:
+    """The claim statement for batches of ``n`` (one text per size: one prepared statement)."""
+    sql = _claim_sqls.get(n)
+    if sql is None:
+        sql = _claim_sqls[n] = _CLAIM_SQL.format(n=int(n))  # int(): never text in SQL
+    return sql
+
+
 def claim(conn: Any, instance_id: str, n: int, queue: str = "default") -> list[Claimed]:
     """Claim up to ``n`` of the oldest due pending records (FIFO by id)."""
     params = {"me": instance_id, "queue": queue, "n": n}
@@ -106,7 +124,7 @@ def claim(conn: Any, instance_id: str, n: int, queue: str = "default") -> list[C
             rows = conn.execute(_BUGGY_UPDATE_SQL, {**params, "ids": ids}).fetchall()
     else:
         # One statement: atomic on its own, and one round trip.
-        rows = conn.execute(_CLAIM_SQL, params).fetchall()
+        rows = conn.execute(_claim_sql(n), params).fetchall()
         _commit(conn)
     rows.sort(key=lambda row: row[0])  # RETURNING order is not promised
     return [Claimed._make(r) for r in rows]

@@ -55,7 +55,7 @@ def test_claims_use_the_partial_index_on_pending(pg_schema: str) -> None:
         conn.execute("ANALYZE queue_records")
         # The claim statement itself, as processors send it.
         params = {"me": "p1", "queue": "default", "n": 100}
-        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + claims._CLAIM_SQL, params))
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + claims._claim_sql(100), params))
         indexes = [
             r[0]
             for r in conn.execute(
