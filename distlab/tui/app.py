@@ -48,9 +48,25 @@ LAB_ACTIONS = frozenset({"kill", "pause", "restart", "partition", "latency", "he
 RUN_ACTIONS = frozenset({"run_all", "run_selected", "rerun_failed", "filter", "open_editor"})
 
 
-def _b(key: str, action: str, description: str, tooltip: str, *, show: bool = True, priority: bool = False) -> Binding:
+def _b(
+    key: str,
+    action: str,
+    description: str,
+    tooltip: str,
+    *,
+    show: bool = True,
+    priority: bool = False,
+) -> Binding:
     """A binding with an id (for keymaps) and a tooltip (for the footer)."""
-    return Binding(key, action, description, show=show, priority=priority, id=f"distlab.{action}", tooltip=tooltip)
+    return Binding(
+        key,
+        action,
+        description,
+        show=show,
+        priority=priority,
+        id=f"distlab.{action}",
+        tooltip=tooltip,
+    )
 
 
 class DistlabApp(App[int]):
@@ -71,7 +87,13 @@ class DistlabApp(App[int]):
         _b("f", "rerun_failed", "Rerun failed", "Rerun the failed tests in a fresh pytest"),
         _b("s", "stop", "Stop", "Stop the run: its pytest processes are killed"),
         _b("slash", "filter", "Filter", "Filter tests by name, outcome:X, marker:X or layer:X"),
-        _b("o", "open_editor", "Editor", "Open the selected test in $EDITOR at its line", show=False),
+        _b(
+            "o",
+            "open_editor",
+            "Editor",
+            "Open the selected test in $EDITOR at its line",
+            show=False,
+        ),
         _b("1", "show_tab('suites')", "Suites", "Layers, tests, failures", show=False),
         _b("2", "show_tab('cluster')", "Cluster", "Nodes, partitions, faults", show=False),
         _b("3", "show_tab('throughput')", "Throughput", "Ops/s, latency, errors", show=False),
@@ -113,7 +135,10 @@ class DistlabApp(App[int]):
             with TabPane("Suites", id="suites"), Horizontal(id="suites-pane"):
                 with Vertical(id="suites-left"):
                     yield LayerProgress(s, id="layer-progress")
-                    yield Input(placeholder="filter: words, outcome:failed, marker:chaos, layer:unit", id="filter")
+                    yield Input(
+                        placeholder="filter: words, outcome:failed, marker:chaos, layer:unit",
+                        id="filter",
+                    )
                     yield SuitesTree(s, id="suites-tree")
                 yield TestDetail(id="test-detail")
             with TabPane("Cluster", id="cluster"), Vertical(id="cluster-pane"):
@@ -195,7 +220,6 @@ class DistlabApp(App[int]):
         self.stats["applied"] += applied
         self.stats["worst_flush_s"] = max(self.stats["worst_flush_s"], took)
 
-
     def _heartbeat(self) -> None:
         # How late the event loop runs a 50 ms timer: the worst frame delay users feel.
         now = time.perf_counter()
@@ -239,12 +263,22 @@ class DistlabApp(App[int]):
         self._logs_shown = self.state.logs_total
 
     def _refresh_all(self) -> None:
-        self.state.dirty.update({"tree", "layers", "nodes", "network", "faults", "throughput", "gates", "run"})
+        self.state.dirty.update(
+            {"tree", "layers", "nodes", "network", "faults", "throughput", "gates", "run"}
+        )
         self.flush()
 
     def flush_now(self) -> None:
-        """Apply everything waiting now (tests and benchmarks)."""
-        self.flush()
+        """Apply and draw everything waiting now (tests and benchmarks).
+
+        One ``flush`` stops at its time budget and the tree adds a bounded
+        number of nodes per flush, so under load a single call could leave the
+        last events (the gates, the run's end) undrawn: flush until nothing waits.
+        """
+        for _ in range(100_000):
+            self.flush()
+            if not len(self.feed) and not (self.state.dirty - {"clock"}):
+                return
 
     # -- selection -----------------------------------------------------------------------
 
@@ -278,7 +312,9 @@ class DistlabApp(App[int]):
         # A lab session has no suites to run.
         return not (action in RUN_ACTIONS and self.backend.lab)
 
-    def _run(self, *, only: dict[str, list[str]] | None, layers: list[str] | None, what: str) -> None:
+    def _run(
+        self, *, only: dict[str, list[str]] | None, layers: list[str] | None, what: str
+    ) -> None:
         answer = self.backend.run(only=only, layers=layers)
         if answer:
             self.notify(answer, severity="warning")
@@ -327,7 +363,9 @@ class DistlabApp(App[int]):
         if first is not None:
             # The rebuilt tree has no line numbers until it has been laid out.
             self.call_after_refresh(tree.select_test, first)
-        self.notify(f"filter {self.filter_text!r}: {shown} tests" if self.filter_text else "filter cleared")
+        self.notify(
+            f"filter {self.filter_text!r}: {shown} tests" if self.filter_text else "filter cleared"
+        )
 
     def action_show_tab(self, tab: str) -> None:
         self.main.query_one(TabbedContent).active = tab

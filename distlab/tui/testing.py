@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import DataTable
+
 from distlab.tui.app import DistlabApp
 from distlab.tui.backend import ReplayBackend
 
@@ -42,11 +44,24 @@ async def settle(app: DistlabApp, pilot: Any, timeout_s: float = 10.0) -> None:
         await asyncio.sleep(0.01)
     app.flush_now()
     await pilot.pause()
-    # Rarely (about 1 run in 8 under load) a panel updated in the last flush was
-    # captured with its previous content; repaint everything before a snapshot.
+    # A DataTable measures new rows and column widths only when its message
+    # pump is idle; on a loaded machine a snapshot could be taken before that,
+    # with a row cut to its column's old width ("unit" for "unit.pass_rate").
+    while any(_measuring(table) for table in app.screen.query(DataTable)):
+        if time.monotonic() > deadline:
+            raise TimeoutError("a table did not finish measuring its rows")
+        await pilot.pause(0.01)
     for widget in app.screen.query("*"):
         widget.refresh(layout=True)
     await pilot.pause()
+
+
+def _measuring(table: DataTable[Any]) -> bool:
+    # Textual keeps these private; they say an idle-time re-measure is pending.
+    return bool(
+        getattr(table, "_require_update_dimensions", False)
+        or getattr(table, "_updated_cells", None)
+    )
 
 
 async def select_test(app: DistlabApp, pilot: Any, nodeid: str, timeout_s: float = 10.0) -> None:

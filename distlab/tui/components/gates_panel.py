@@ -43,10 +43,29 @@ class GatesTable(DataTable[Any]):
         self.state = state
 
     def on_mount(self) -> None:
-        for key in ("result", "gate", "observed", "threshold"):
-            self.add_column(key, key=key)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        # Widths are set from the gates we have rather than measured by
+        # DataTable when idle: a frame drawn between add_row and that
+        # measurement cut the cursor row to the old width ("unit" for
+        # "unit.pass_rate"), and it stayed cut.
+        names = [len(n) for n in self.state.gates] or [4]
+        thresholds = [len(g.threshold) for g in self.state.gates.values()] or [9]
+        observed = [len(_observed(g)) for g in self.state.gates.values()] or [8]
+        widths = {
+            "result": 6,
+            "gate": max(*names, 4),
+            "observed": max(*observed, 8),
+            "threshold": max(*thresholds, 9),
+        }
+        for key, width in widths.items():
+            self.add_column(key, key=key, width=width)
 
     def refresh_from_state(self) -> None:
+        if {k.value for k in self.rows} != set(self.state.gates):
+            self.clear(columns=True)
+            self._add_columns()
         for name, gate in self.state.gates.items():
             mark = (
                 Text("PASS", style="bold green")
@@ -55,8 +74,7 @@ class GatesTable(DataTable[Any]):
                 if gate.passed is False
                 else Text("n/a", style="dim")
             )
-            observed = "-" if gate.observed is None else f"{gate.observed:g}" if isinstance(gate.observed, float) else str(gate.observed)
-            row = (mark, name, observed, gate.threshold)
+            row = (mark, name, _observed(gate), gate.threshold)
             if name in self.rows:
                 for key, value in zip(("result", "gate", "observed", "threshold"), row, strict=True):
                     self.update_cell(name, key, value)
@@ -64,3 +82,9 @@ class GatesTable(DataTable[Any]):
                 self.add_row(*row, key=name)
         for row_key in [k for k in self.rows if k.value not in self.state.gates]:
             self.remove_row(row_key)
+
+
+def _observed(gate: Any) -> str:
+    if gate.observed is None:
+        return "-"
+    return f"{gate.observed:g}" if isinstance(gate.observed, float) else str(gate.observed)
