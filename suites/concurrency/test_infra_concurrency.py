@@ -7,10 +7,11 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
+from support.race import race
 
 from reference_system.infra import CircuitBreaker, Pool, PoolTimeout
 from reference_system.infra.rate_limiter import RateLimiter
@@ -27,26 +28,6 @@ def busy_switching() -> Iterator[None]:
         yield
     finally:
         sys.setswitchinterval(before)
-
-
-def _race(threads: int, work: Callable[[int], None], timeout_s: float = 60) -> None:
-    start = threading.Barrier(threads)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            start.wait()
-            work(i)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join(timeout_s)
-    assert not any(t.is_alive() for t in pool), "a racing thread hung"
-    assert not errors, errors[0]
 
 
 @pytest.mark.parametrize("entities", [1, 4])
@@ -69,7 +50,7 @@ def _one_round_of_1000_checks(entities: int, round_: int) -> None:
         with lock:
             allowed[entity] += got
 
-    _race(20, work)
+    race(20, work, timeout_s=60)
     elapsed = time.monotonic() - started
     bound = int(limit + elapsed * limit / window)
     for entity, got in enumerate(allowed):
@@ -91,7 +72,7 @@ def test_breaker_counts_add_up_under_concurrency(busy_switching: None) -> None:
         else:
             breaker.record_success()
 
-    _race(16, lambda i: [flaky(i, n) for n in range(200)])
+    race(16, lambda i: [flaky(i, n) for n in range(200)], timeout_s=60)
     s = breaker.stats()
     assert s.calls == s.successes + s.failures  # every allowed call was reported once
     assert s.calls + s.rejections == 16 * 200
@@ -119,7 +100,7 @@ def test_pool_of_real_connections_exhausts_then_recovers(pg: object, pg_schema: 
         with lock:
             outcomes.append(outcome)
 
-    _race(10, grab_and_hold)
+    race(10, grab_and_hold, timeout_s=60)
     stats = pool.stats()
     assert outcomes.count("got") == size + overflow
     assert outcomes.count("timeout") == 10 - size - overflow
@@ -128,7 +109,7 @@ def test_pool_of_real_connections_exhausts_then_recovers(pg: object, pg_schema: 
 
     # Recovery: with the pool free again every caller is served.
     served = []
-    _race(10, lambda i: served.append(_query(pool, i)))
+    race(10, lambda i: served.append(_query(pool, i)), timeout_s=60)
     assert sorted(served) == list(range(10))
     assert pool.stats().checked_out == 0
     pool.close()

@@ -11,37 +11,12 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
+from support.race import race
 
 from reference_system.queue import claims, health, migrate, status_counts
 from reference_system.queue.manage import cleanup_completed, enqueue, enqueue_bulk
 
 pytestmark = pytest.mark.concurrency
-
-
-def _race(n: int, work: Callable[[int], None], timeout_s: float = 90) -> None:
-    """Run ``work(i)`` in ``n`` threads released together; re-raise the first error."""
-    start = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            start.wait()
-            work(i)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-            _gave_up.set()
-
-    _gave_up.clear()
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout_s
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    hung = any(t.is_alive() for t in threads)
-    _gave_up.set()  # a hung thread sees this and stops
-    assert not errors, repr(errors[0])
-    assert not hung, f"racing threads still ran after {timeout_s:g} s"
 
 
 # Set when one racer failed or time ran out: the others stop instead of
@@ -88,7 +63,7 @@ def test_concurrent_status_updates_settle_each_record_once(pg_schema: str, root_
                 claims.settle(conn, me, outcomes, backoff_base_s=0.001, backoff_cap_s=0.01)
                 claims.release(conn, me, giveback)
 
-    _race(workers, worker)
+    race(workers, worker, gave_up=_gave_up)
     with psycopg.connect(pg_schema) as conn:
         assert status_counts(conn) == {
             "pending": 0,
@@ -171,7 +146,7 @@ def test_mixed_concurrent_queue_operations_balance(pg_schema: str, root_seed: in
 
     watcher = threading.Thread(target=conductor)
     watcher.start()
-    _race(len(roles), lambda i: roles[i]())
+    race(len(roles), lambda i: roles[i](), gave_up=_gave_up)
     watcher.join(5)
     with psycopg.connect(pg_schema) as conn:
         c = status_counts(conn)
