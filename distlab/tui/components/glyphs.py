@@ -12,6 +12,16 @@ OUTCOME_MARK = {
     "pending": ("·", "dim"),
 }
 
+# The per-layer tallies, in the order they are shown: (count key, glyph, style).
+COUNT_MARKS = (
+    ("passed", "✓", "green"),
+    ("failed", "✗", "red"),
+    ("error", "E", "red"),
+    ("flaky", "~", "yellow"),
+    ("skipped", "s", "dim"),
+    ("running", "»", "cyan"),
+)
+
 LAYER_STATUS_STYLE = {
     "idle": "dim",
     "running": "bold cyan",

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from distlab.tui.components.glyphs import LAYER_STATUS_STYLE, duration
+from distlab.tui.components.glyphs import COUNT_MARKS, LAYER_STATUS_STYLE, duration
 from distlab.tui.state import LabState
 
 
@@ -58,14 +58,7 @@ class LayerProgress(Static):
 
 def _counts(c: dict[str, int]) -> Text:
     text = Text()
-    for key, glyph, style in (
-        ("passed", "✓", "green"),
-        ("failed", "✗", "red"),
-        ("error", "E", "red"),
-        ("flaky", "~", "yellow"),
-        ("skipped", "s", "dim"),
-        ("running", "»", "cyan"),
-    ):
+    for key, glyph, style in COUNT_MARKS:
         if c[key]:
             text.append(f"{glyph}{c[key]} ", style=style)
     return text

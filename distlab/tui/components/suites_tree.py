@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from distlab.tui.components.glyphs import LAYER_STATUS_STYLE, mark
+from distlab.tui.components.glyphs import COUNT_MARKS, LAYER_STATUS_STYLE, mark
 from distlab.tui.messages import TestActivated, TestHighlighted
 from distlab.tui.query import matches
 from distlab.tui.state import LabState, LayerInfo, TestInfo
@@ -168,14 +168,7 @@ class SuitesTree(Tree[Ref]):
         c = layer.counts()
         text = Text(layer.name, style=LAYER_STATUS_STYLE.get(layer.status, "") + " bold")
         text.append(f" {layer.done()}/{c['total']}", style="dim")
-        for key, glyph, style in (
-            ("passed", "✓", "green"),
-            ("failed", "✗", "red"),
-            ("error", "E", "red"),
-            ("flaky", "~", "yellow"),
-            ("skipped", "s", "dim"),
-            ("running", "»", "cyan"),
-        ):
+        for key, glyph, style in COUNT_MARKS:
             if c[key]:
                 text.append(f" {glyph}{c[key]}", style=style)
         if layer.status not in ("idle", "running", "passed"):
