@@ -50,6 +50,18 @@ def listening(port: int) -> bool:
     )
 
 
+def stops_listening(port: int, deadline_s: float = 10.0) -> bool:
+    """Whether ``port`` stops listening within the deadline. The kernel may list a
+    dead server's listening socket, owned by no process, for a moment after the
+    process is gone (seen about 1 run in 3 on an idle machine)."""
+    deadline = time.monotonic() + deadline_s
+    while listening(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_sigkill_of_the_owner_takes_the_proxy_server_with_it(tmp_path: Path) -> None:
     owner = spawn(
         [sys.executable, "-c", OWNER, str(tmp_path)], run_dir=tmp_path, stdout=subprocess.PIPE
@@ -61,7 +73,7 @@ def test_sigkill_of_the_owner_takes_the_proxy_server_with_it(tmp_path: Path) -> 
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=10)
         assert wait_gone(proxy_pid), "the proxy server outlived its owner"
-        assert not listening(port)
+        assert stops_listening(port), "the proxy's port still listens 10 s after its server died"
     finally:
         if owner.poll() is None:
             kill_group(owner)
@@ -76,7 +88,7 @@ def test_close_stops_the_server_and_frees_the_ports(tmp_path: Path) -> None:
     net.close()
     net.close()  # idempotent
     assert wait_gone(pid)
-    assert not listening(port)
+    assert stops_listening(port)
     assert (tmp_path / "pids").read_text().split()[0] == str(pid)  # recorded for reaping
 
 
