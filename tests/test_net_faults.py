@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from socket_helpers import recv_exactly, silent
 
 from distlab import events
 from distlab.net import Network
-
-QUIET_S = 0.3  # how long we listen to conclude that bytes vanished
 
 
 class Upstream:
@@ -53,27 +52,6 @@ def pair(net: Network) -> Iterator[tuple[socket.socket, socket.socket]]:
     client.close()
     server.close()
     up.sock.close()
-
-
-def silent(sock: socket.socket) -> bool:
-    """True when nothing arrives on ``sock`` for QUIET_S."""
-    sock.settimeout(QUIET_S)
-    try:
-        data = sock.recv(100)
-    except TimeoutError:
-        return True
-    finally:
-        sock.settimeout(5)
-    raise AssertionError(f"expected silence, got {data!r}")
-
-
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = sock.recv(n - len(out))
-        assert chunk, "connection closed early"
-        out += chunk
-    return out
 
 
 def test_partition_makes_bytes_vanish_on_an_open_connection(net: Network, pair) -> None:

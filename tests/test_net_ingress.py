@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from socket_helpers import QUIET_S, recv_exactly, silent
 
 from distlab.errors import UsageError
 from distlab.net import Network
 from distlab.net.probe import IDENTIFY, IDENTIFY_HOOK
-
-QUIET_S = 0.3
 
 
 class Node2:
@@ -54,26 +53,6 @@ def dial(port: int, first: bytes = b"") -> socket.socket:
     if first:
         s.sendall(first)
     return s
-
-
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = sock.recv(n - len(out))
-        assert chunk, "connection closed early"
-        out += chunk
-    return out
-
-
-def silent(sock: socket.socket) -> bool:
-    sock.settimeout(QUIET_S)
-    try:
-        data = sock.recv(100)
-    except TimeoutError:
-        return True
-    finally:
-        sock.settimeout(5)
-    raise AssertionError(f"expected silence, got {data!r}")
 
 
 def test_faults_apply_per_dialler_and_direction(rejecting) -> None:
