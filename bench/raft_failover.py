@@ -40,7 +40,9 @@ async def one_trial(cluster: Cluster, addrs: dict, trial: int) -> float:
     killed_at: list[float] = []
 
     async def writer(n: int) -> None:
-        async with Client(addrs, timeout=10.0, attempt_timeout=0.1, backoff=0.005, max_backoff=0.03) as c:
+        async with Client(
+            addrs, timeout=10.0, attempt_timeout=0.1, backoff=0.005, max_backoff=0.03
+        ) as c:
             i = 0
             while not done.is_set():
                 i += 1
@@ -73,8 +75,14 @@ def main() -> int:
 
         times = asyncio.run(go())
     print("trials (ms):", ", ".join(f"{t * 1000:.0f}" for t in times))
-    record("raft 3 nodes: SIGKILL leader to new leader serving writes, median", statistics.median(times) * 1000, "ms")
-    record("raft 3 nodes: SIGKILL leader to new leader serving writes, worst", max(times) * 1000, "ms")
+    record(
+        "raft 3 nodes: SIGKILL leader to new leader serving writes, median",
+        statistics.median(times) * 1000,
+        "ms",
+    )
+    record(
+        "raft 3 nodes: SIGKILL leader to new leader serving writes, worst", max(times) * 1000, "ms"
+    )
     return 0
 
 

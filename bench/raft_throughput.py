@@ -72,7 +72,9 @@ async def wait_leader(client: Client, ids: list[str], timeout: float = 10.0) -> 
     raise RuntimeError("no leader within the timeout")
 
 
-async def phase(addrs: dict, leader: str, clients: int, seconds: float, op: str) -> tuple[int, list[float], int]:
+async def phase(
+    addrs: dict, leader: str, clients: int, seconds: float, op: str
+) -> tuple[int, list[float], int]:
     """Run ``clients`` closed-loop clients for ``seconds``; (acked ops, latencies in s, failures)."""
     lat: list[float] = []
     failed = 0
@@ -100,7 +102,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--clients", type=int, default=32)
-    ap.add_argument("--proxies", action="store_true", help="route peers and clients through fault proxies")
+    ap.add_argument(
+        "--proxies", action="store_true", help="route peers and clients through fault proxies"
+    )
     ap.add_argument(
         "--tmpfs",
         action="store_true",
@@ -118,7 +122,9 @@ def main() -> int:
 
 def measure(args: argparse.Namespace, cfg: Any, run: Path) -> int:
     """Start the cluster in ``run`` and measure puts, then gets."""
-    with Cluster(cfg.cluster, run, nodes=3, network=cfg.network, direct=not args.proxies, cwd=ROOT) as c:
+    with Cluster(
+        cfg.cluster, run, nodes=3, network=cfg.network, direct=not args.proxies, cwd=ROOT
+    ) as c:
         addrs = {i: c.client_address(i) for i in c.ids}
 
         async def go() -> None:
@@ -139,7 +145,9 @@ def measure(args: argparse.Namespace, cfg: Any, run: Path) -> int:
                 per_op = {k: (after[k] - before[k]) / max(n, 1) * 1e6 for k in after}
                 print(
                     f"{op}: CPU per op (us): "
-                    + ", ".join(f"{k}{'*' if k == leader else ''} {v:.0f}" for k, v in per_op.items())
+                    + ", ".join(
+                        f"{k}{'*' if k == leader else ''} {v:.0f}" for k, v in per_op.items()
+                    )
                     + f", total {sum(per_op.values()):.0f}"
                 )
                 if failed:

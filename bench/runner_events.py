@@ -47,7 +47,11 @@ def run_test(tmp: Path, address: str | None, out: Path) -> tuple[float, float]:
         env["DISTLAB_EVENTS"] = address
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp / "test_emit.py")],
-        env=env, cwd=tmp, check=True, capture_output=True, stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp,
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
     )
     started_wall, loop_s = (float(x) for x in out.read_text().split())
     return started_wall, loop_s
@@ -78,7 +82,11 @@ def main() -> int:
         if received != N:
             raise SystemExit(f"lost events: sent {N}, received {received}")
         _, loop_off = run_test(tmp, None, tmp / "off")
-    record(f"runner_events: end-to-end, {N:,} events pytest -> listener", N / (last[0] - started), "events/s")
+    record(
+        f"runner_events: end-to-end, {N:,} events pytest -> listener",
+        N / (last[0] - started),
+        "events/s",
+    )
     record("runner_events: emit loop in the test, stream on", N / loop_on, "events/s")
     record("runner_events: cost per event to the test, stream on", loop_on / N * 1e6, "us")
     record("runner_events: cost per event to the test, stream off", loop_off / N * 1e6, "us")

@@ -114,7 +114,9 @@ async def measure(path: Path, total: int, rate: float | None = None) -> dict[str
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
+    parser.add_argument(
+        "--no-record", action="store_true", help="print only; do not append to RESULTS.md"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"

@@ -21,7 +21,14 @@ import pytest
 from distlab import events
 from distlab.seeds import SEED_ENV, new_root_seed
 
-pytest_plugins: list[str] = ["distlab.fixtures.metric", "distlab.fixtures.run", "distlab.fixtures.pg", "distlab.fixtures.cluster", "distlab.fixtures.workload", "distlab.fixtures.nemesis"]
+pytest_plugins: list[str] = [
+    "distlab.fixtures.metric",
+    "distlab.fixtures.run",
+    "distlab.fixtures.pg",
+    "distlab.fixtures.cluster",
+    "distlab.fixtures.workload",
+    "distlab.fixtures.nemesis",
+]
 
 LAYER_ENV = "DISTLAB_LAYER"
 # The user property that marks a test which hit a LabError.
@@ -98,9 +105,7 @@ class LiveEvents:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._phases.setdefault(report.nodeid, []).append(report)
 
-    def pytest_runtest_logfinish(
-        self, nodeid: str, location: tuple[str, int | None, str]
-    ) -> None:
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         reports = self._phases.pop(nodeid, [])
         if not events.sink().enabled:
             return

@@ -180,7 +180,9 @@ class Client:
 
     async def cas(self, key: str, expected: Any, value: Any, **kw: Any) -> Result:
         """Set ``key`` to ``value`` if it holds ``expected``; ``reply["swapped"]`` says whether."""
-        return await self.call({"op": "cas", "key": key, "expected": expected, "value": value}, **kw)
+        return await self.call(
+            {"op": "cas", "key": key, "expected": expected, "value": value}, **kw
+        )
 
     async def delete(self, key: str, **kw: Any) -> Result:
         """Remove ``key``."""
@@ -209,21 +211,28 @@ class Client:
 
     async def local_get(self, node: str, key: str, timeout: float | None = None) -> dict[str, Any]:
         """``node``'s own applied value of ``key`` (a serializable read: may be stale)."""
-        return await self._once(node, {"op": "get", "key": key, "local": True}, timeout or self.attempt_timeout)
+        return await self._once(
+            node, {"op": "get", "key": key, "local": True}, timeout or self.attempt_timeout
+        )
 
     async def registry(self, node: str, timeout: float | None = None) -> dict[str, Any]:
         """``node``'s own applied registry (``reply["registry"]``: name -> owner)."""
         return await self._once(node, {"op": "registry"}, timeout or self.attempt_timeout)
 
-    async def trace(self, node: str, route: list[str], timeout: float | None = None) -> dict[str, Any]:
+    async def trace(
+        self, node: str, route: list[str], timeout: float | None = None
+    ) -> dict[str, Any]:
         """Send a trace probe to ``node`` that hops along ``route`` (node ids); returns the last hop's view."""
-        return await self._once(node, {"op": "trace", "route": list(route)}, timeout or self.timeout)
+        return await self._once(
+            node, {"op": "trace", "route": list(route)}, timeout or self.timeout
+        )
 
     async def subscribe(self, node: str, pattern: str) -> Subscription:
         """Subscribe on ``node`` to topics matching ``pattern`` (shell-style, e.g. ``orders.*``)."""
         conn = await NodeConnection.open(self.nodes[node], self.attempt_timeout)
         reply = await asyncio.wait_for(
-            conn.send({"op": "subscribe", "pattern": pattern, "ctx": self._ctx()}), self.attempt_timeout
+            conn.send({"op": "subscribe", "pattern": pattern, "ctx": self._ctx()}),
+            self.attempt_timeout,
         )
         if not reply.get("ok"):
             await conn.close()
@@ -232,7 +241,9 @@ class Client:
 
     # -- retries ------------------------------------------------------------
 
-    async def call(self, request: dict[str, Any], *, node: str | None = None, timeout: float | None = None) -> Result:
+    async def call(
+        self, request: dict[str, Any], *, node: str | None = None, timeout: float | None = None
+    ) -> Result:
         """Run one request with leader discovery and retries until ``timeout`` (see module doc)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (timeout if timeout is not None else self.timeout)

@@ -117,7 +117,9 @@ class FrameDecoder:
         while len(buf) - pos >= HEADER.size:
             (length,) = HEADER.unpack_from(buf, pos)
             if length > self.max_frame:
-                raise FrameTooLarge(f"frame of {length} bytes is over the limit of {self.max_frame}")
+                raise FrameTooLarge(
+                    f"frame of {length} bytes is over the limit of {self.max_frame}"
+                )
             end = pos + HEADER.size + length
             start = pos + HEADER.size
             if self.strict and length and len(buf) > start and buf[start] not in _OBJECT_START:
@@ -134,7 +136,9 @@ class FrameDecoder:
         return out
 
 
-async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_PEER_FRAME) -> dict[str, Any]:
+async def read_frame(
+    reader: asyncio.StreamReader, max_frame: int = MAX_PEER_FRAME
+) -> dict[str, Any]:
     """Read one frame from a stream.
 
     Raises ``asyncio.IncompleteReadError`` at end of stream (also mid-frame),

@@ -175,7 +175,9 @@ class StateMachine:
         Only the ``lost-ack`` planted bug uses it (to answer before the commit);
         it copies the state, so it costs O(state) per call.
         """
-        scratch = StateMachine(kv=dict(self.kv), registry=dict(self.registry), event_seq=self.event_seq)
+        scratch = StateMachine(
+            kv=dict(self.kv), registry=dict(self.registry), event_seq=self.event_seq
+        )
         return scratch._apply(cmd)[0]
 
     def register_local(self, name: str, owner: str) -> None:

@@ -81,7 +81,9 @@ class KV:
             if last:
                 return last
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+                raise AssertionError(
+                    f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}"
+                )
             time.sleep(0.05)
 
     def leader(self, nodes: list[str] | None = None, timeout: float = 20.0) -> str:

@@ -88,7 +88,11 @@ class EchoNode:
             writer.write(f"HELLO {self.id}\n".encode())
             await writer.drain()
             reply = await asyncio.wait_for(reader.readline(), timeout)
-            return f"OK {peer}" if reply.startswith(f"ECHO {peer}".encode()) else f"FAIL {peer} reply {reply!r}"
+            return (
+                f"OK {peer}"
+                if reply.startswith(f"ECHO {peer}".encode())
+                else f"FAIL {peer} reply {reply!r}"
+            )
         except (OSError, TimeoutError) as e:
             return f"FAIL {peer} {type(e).__name__}"
         finally:

@@ -19,8 +19,16 @@ from junitparser import JUnitXml
 DATA = Path(__file__).parent / "data"
 # The throwaway suites are check_*.py (so `pytest tests/` skips them) and need
 # none of the heavy plugins: without them each pytest starts seconds sooner here.
-PYTEST_ARGS = ["-o", "python_files=check_*.py", "-p", "no:hypothesispytest",
-               "-p", "no:textual-snapshot", "-p", "no:syrupy"]
+PYTEST_ARGS = [
+    "-o",
+    "python_files=check_*.py",
+    "-p",
+    "no:hypothesispytest",
+    "-p",
+    "no:textual-snapshot",
+    "-p",
+    "no:syrupy",
+]
 PASS = {"unit": {"suite": "suites_pass"}}
 
 
@@ -103,7 +111,11 @@ def test_exit_3_when_the_lab_breaks(tmp_path: Path) -> None:
         ({"unit": {"suite": "no_such_suite"}}, [], "[suites.unit] paths: '"),
         (PASS, ["--layers", "unit,nope"], "--layers: 'nope' is not a layer"),
         (PASS, ["--seed", "minus-one"], "seed must be a whole number"),
-        (PASS, ["--junit-xml", "config.toml/j.xml"], "--junit-xml config.toml/j.xml: cannot create"),
+        (
+            PASS,
+            ["--junit-xml", "config.toml/j.xml"],
+            "--junit-xml config.toml/j.xml: cannot create",
+        ),
     ],
 )
 def test_exit_2_for_bad_input_in_one_line_before_anything_runs(
@@ -172,8 +184,12 @@ def test_sigterm_stops_the_run_kills_its_tests_and_still_writes_reports(tmp_path
     config = write_config(tmp_path, {"unit": {"suite": "suites_hang"}})
     proc = subprocess.Popen(
         [sys.executable, "-m", "distlab.cli.main", "--ci", "--config", str(config)],
-        cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"}, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

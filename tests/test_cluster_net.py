@@ -19,7 +19,14 @@ MESH = {(a, b) for a in IDS for b in IDS if a != b}
 def across(*groups: Iterable[str]) -> set[tuple[str, str]]:
     """Every flow between two different groups, both ways."""
     sets = [list(g) for g in groups]
-    return {(x, y) for i, a in enumerate(sets) for j, b in enumerate(sets) if i != j for x in a for y in b}
+    return {
+        (x, y)
+        for i, a in enumerate(sets)
+        for j, b in enumerate(sets)
+        if i != j
+        for x in a
+        for y in b
+    }
 
 
 # Written out by hand from each shape's definition (docs/net.md), not computed by distlab.net.
@@ -30,7 +37,12 @@ EXPECTED_CUT: dict[str, tuple[dict, set[tuple[str, str]]]] = {
     # Five on a ring, each keeps its two neighbours: n1 sees n5 and n2, and so on.
     "majorities_ring": (
         {},
-        {(a, b) for a in IDS for b in IDS if a != b and (IDS.index(a) - IDS.index(b)) % 5 in (2, 3)},
+        {
+            (a, b)
+            for a in IDS
+            for b in IDS
+            if a != b and (IDS.index(a) - IDS.index(b)) % 5 in (2, 3)
+        },
     ),
     # n3 in the middle talks to both sides; the sides cannot talk.
     "bridge": ({}, across(["n1", "n2"], ["n4", "n5"])),
@@ -39,7 +51,10 @@ EXPECTED_CUT: dict[str, tuple[dict, set[tuple[str, str]]]] = {
         {"a": ["n1", "n2"], "b": ["n3", "n4", "n5"]},
         {(y, x) for x in ("n1", "n2") for y in ("n3", "n4", "n5")},
     ),
-    "groups": ({"groups": [["n1", "n4"], ["n2", "n3", "n5"]]}, across(["n1", "n4"], ["n2", "n3", "n5"])),
+    "groups": (
+        {"groups": [["n1", "n4"], ["n2", "n3", "n5"]]},
+        across(["n1", "n4"], ["n2", "n3", "n5"]),
+    ),
 }
 
 

@@ -59,8 +59,14 @@ EXPECTED = {
     "26_order_float": (2, "[suites.unit] order: must be a whole number from 0 to 1000, got 1.5"),
     "27_duplicate_key": (3, "invalid TOML"),
     "28_suite_not_table": (2, "[suites] unit: must be a table"),
-    "60_scenario_unknown_fault": (5, "[scenarios.monkey] faults: unknown fault 'explode'; allowed:"),
-    "61_scenario_unknown_target": (4, "[scenarios.timeline] schedule: fault kill: unknown target 'king'"),
+    "60_scenario_unknown_fault": (
+        5,
+        "[scenarios.monkey] faults: unknown fault 'explode'; allowed:",
+    ),
+    "61_scenario_unknown_target": (
+        4,
+        "[scenarios.timeline] schedule: fault kill: unknown target 'king'",
+    ),
     "62_scenario_unknown_metric": (
         5,
         "[scenarios.monkey] criteria: unknown criterion metric 'throughput'; allowed: availability",

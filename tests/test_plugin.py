@@ -30,11 +30,24 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     }
     proc = subprocess.run(
         [
-            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--strict-markers",
-            "-o", "python_files=check_*.py", "--json-report", f"--json-report-file={report}",
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--strict-markers",
+            "-o",
+            "python_files=check_*.py",
+            "--json-report",
+            f"--json-report-file={report}",
             str(CASES),
         ],
-        env=env, cwd=tmp, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
     )
     return {
         "proc": proc,
@@ -44,9 +57,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _ends(session: dict) -> dict[str, dict]:
-    return {
-        e["nodeid"].split("::")[-1]: e for e in session["events"] if e["kind"] == "test.end"
-    }
+    return {e["nodeid"].split("::")[-1]: e for e in session["events"] if e["kind"] == "test.end"}
 
 
 def test_collect_event_lists_tests_with_file_line_and_markers(session: dict) -> None:
@@ -119,9 +130,24 @@ def _hypothesis_examples(tmp_path: Path, seed: str, name: str) -> str:
     env = {**os.environ, "DISTLAB_SEED": seed, "EXAMPLES_FILE": str(out)}
     env.pop("DISTLAB_EVENTS", None)
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         "-o", "python_files=check_*.py", str(CASES.parent / "plugin_hypothesis")],
-        env=env, cwd=tmp_path, capture_output=True, stdin=subprocess.DEVNULL, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-o",
+            "python_files=check_*.py",
+            str(CASES.parent / "plugin_hypothesis"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
         check=True,
     )
     return out.read_text()

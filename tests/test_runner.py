@@ -25,8 +25,16 @@ from distlab.runner import Run
 DATA = Path(__file__).parent / "data"
 # The throwaway suites are check_*.py (so `pytest tests/` skips them) and need
 # none of the heavy plugins: without them each pytest starts seconds sooner here.
-PYTEST_ARGS = ["-o", "python_files=check_*.py", "-p", "no:hypothesispytest",
-               "-p", "no:textual-snapshot", "-p", "no:syrupy"]
+PYTEST_ARGS = [
+    "-o",
+    "python_files=check_*.py",
+    "-p",
+    "no:hypothesispytest",
+    "-p",
+    "no:textual-snapshot",
+    "-p",
+    "no:syrupy",
+]
 
 
 def write_config(tmp_path: Path, layers: dict[str, dict[str, Any]], gates: str = "") -> Path:
@@ -143,7 +151,10 @@ def test_broken_layers_are_reported_as_what_they_are(tmp_path: Path) -> None:
     # What finished before the crash is kept; the test that killed pytest is an error.
     unit = result.layer("unit")
     assert unit is not None
-    assert {t.name: t.outcome for t in unit.tests} == {"test_before": "passed", "test_exits": "error"}
+    assert {t.name: t.outcome for t in unit.tests} == {
+        "test_before": "passed",
+        "test_exits": "error",
+    }
     # Optional layers only: the run passes, but never as "0 tests passed".
     assert result.exit_code == 0
     # The JUnit of a run full of broken layers is still schema-valid XML.
@@ -152,10 +163,15 @@ def test_broken_layers_are_reported_as_what_they_are(tmp_path: Path) -> None:
 
 def test_a_failed_required_layer_stops_later_layers(tmp_path: Path) -> None:
     config = load(
-        write_config(tmp_path, {"unit": {"suite": "suites_fail"}, "chaos": {"suite": "suites_pass"}})
+        write_config(
+            tmp_path, {"unit": {"suite": "suites_fail"}, "chaos": {"suite": "suites_pass"}}
+        )
     )
     result = Run(config, record_history=False).execute()
-    assert [(x.layer, x.outcome) for x in result.layers] == [("unit", "failed"), ("chaos", "not-run")]
+    assert [(x.layer, x.outcome) for x in result.layers] == [
+        ("unit", "failed"),
+        ("chaos", "not-run"),
+    ]
     chaos = result.layer("chaos")
     assert chaos is not None and chaos.reason == "not run: required layer unit failed"
     assert result.exit_code == 1
@@ -208,8 +224,12 @@ def test_single_tests_run_alone_and_orphans_of_a_dead_run_are_reaped(tmp_path: P
     orphan = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
     )
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     old = tmp_path / "runs" / "20000101-000000-1"
     old.mkdir(parents=True)
     created = psutil.Process(orphan.pid).create_time()
@@ -280,7 +300,9 @@ def test_a_run_directory_that_cannot_be_made_is_a_lab_error(tmp_path: Path) -> N
 
 
 def test_an_abort_on_fail_gate_stops_the_layers_after_its_own(tmp_path: Path) -> None:
-    gates = '[gates]\n"unit.latency_ms{op:put}" = { threshold = "max < 15", abort_on_fail = true }\n'
+    gates = (
+        '[gates]\n"unit.latency_ms{op:put}" = { threshold = "max < 15", abort_on_fail = true }\n'
+    )
     config = load(
         write_config(
             tmp_path,
@@ -295,7 +317,10 @@ def test_an_abort_on_fail_gate_stops_the_layers_after_its_own(tmp_path: Path) ->
     ]
     concurrency = result.layer("concurrency")
     assert concurrency is not None
-    assert concurrency.reason == "not run: gate unit.latency_ms{op:put} max < 15 failed and aborts the run"
+    assert (
+        concurrency.reason
+        == "not run: gate unit.latency_ms{op:put} max < 15 failed and aborts the run"
+    )
     assert [g.passed for g in result.gates] == [False]
     assert result.exit_code == 1 and "gate unit.latency_ms{op:put} max < 15 failed" in result.reason
 

@@ -22,11 +22,28 @@ def test_failures_print_as_they_happen_and_passes_do_not() -> None:
         ("layer.start", {"layer": "unit", "attempt": 0}),
         ("collect", {"layer": "unit", "tests": [{"nodeid": "a"}, {"nodeid": "b"}], "errors": []}),
         ("test.end", {"layer": "unit", "nodeid": "t.py::a", "outcome": "passed"}),
-        ("test.end", {"layer": "unit", "nodeid": "t.py::b", "outcome": "failed",
-                      "message": "AssertionError: no\nmore", "file": "t.py", "line": 3,
-                      "longrepr": longrepr}),
-        ("layer.end", {"layer": "unit", "outcome": "failed", "duration_s": 1.25,
-                       "counts": {"passed": 1, "failed": 1, "flaky": 0}, "reason": "1 failed: b"}),
+        (
+            "test.end",
+            {
+                "layer": "unit",
+                "nodeid": "t.py::b",
+                "outcome": "failed",
+                "message": "AssertionError: no\nmore",
+                "file": "t.py",
+                "line": 3,
+                "longrepr": longrepr,
+            },
+        ),
+        (
+            "layer.end",
+            {
+                "layer": "unit",
+                "outcome": "failed",
+                "duration_s": 1.25,
+                "counts": {"passed": 1, "failed": 1, "flaky": 0},
+                "reason": "1 failed: b",
+            },
+        ),
     )
     lines = out.getvalue().splitlines()
     assert lines[:3] == [

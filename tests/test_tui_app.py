@@ -196,7 +196,9 @@ async def test_node_table_updates_only_changed_cells_under_stable_row_keys() -> 
             original(row, column, value, **kw)
 
         table.update_cell = spy  # type: ignore[method-assign]
-        app.feed.push({"kind": "node.role", "ts": app.state.now, "node": "n2", "role": "leader", "term": 4})
+        app.feed.push(
+            {"kind": "node.role", "ts": app.state.now, "node": "n2", "role": "leader", "term": 4}
+        )
         app.flush_now()
         await pilot.pause()
         assert sorted(updated) == [("n2", "role"), ("n2", "term")]
@@ -285,7 +287,14 @@ async def test_lab_keys_hidden_outside_lab_mode_and_sent_in_lab_mode() -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
     assert sorted(backend.calls, key=str) == sorted(
-        [("kill", "n3"), ("pause", "n3"), ("restart", "n3"), ("latency", 100), ("heal",), ("partition", "isolate")],
+        [
+            ("kill", "n3"),
+            ("pause", "n3"),
+            ("restart", "n3"),
+            ("latency", 100),
+            ("heal",),
+            ("partition", "isolate"),
+        ],
         key=str,
     )
 
@@ -295,7 +304,16 @@ async def test_command_palette_lists_every_action() -> None:
     app = replay_app("idle")
     async with app.run_test(size=SIZE) as pilot:
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Run all", "Rerun failed", "Stop", "Filter", "Help", "Quit", "Suites", "Gates"):
+        for title in (
+            "Run all",
+            "Rerun failed",
+            "Stop",
+            "Filter",
+            "Help",
+            "Quit",
+            "Suites",
+            "Gates",
+        ):
             assert title in titles
         assert "Kill" not in titles  # lab actions only in lab mode
         await pilot.press("ctrl+p")
@@ -339,8 +357,15 @@ async def test_events_keep_flowing_while_help_or_a_failure_is_open() -> None:
         for key, screen in (("question_mark", HelpScreen), ("enter", FailureScreen)):
             await pilot.press(key)
             assert isinstance(app.screen, screen)
-            app.feed.push({"kind": "test.end", "ts": app.state.now, "layer": "unit",
-                           "nodeid": next(iter(app.state.layers["unit"].tests)), "outcome": "failed"})
+            app.feed.push(
+                {
+                    "kind": "test.end",
+                    "ts": app.state.now,
+                    "layer": "unit",
+                    "nodeid": next(iter(app.state.layers["unit"].tests)),
+                    "outcome": "failed",
+                }
+            )
             app.flush_now()
             await pilot.pause()
             await pilot.press("escape")

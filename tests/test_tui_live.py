@@ -42,8 +42,14 @@ class Terminal:
         full_env = {**os.environ, "TERM": "xterm-256color", **(env or {})}
         full_env.pop("DISTLAB_EVENTS", None)
         self.proc = subprocess.Popen(
-            argv, cwd=cwd, stdin=slave, stdout=slave, stderr=slave, env=full_env,
-            preexec_fn=controlling_tty, close_fds=True,
+            argv,
+            cwd=cwd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=full_env,
+            preexec_fn=controlling_tty,
+            close_fds=True,
         )
         os.close(slave)
 
@@ -64,7 +70,9 @@ class Terminal:
         deadline = time.monotonic() + timeout_s
         while not what():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {why}; output tail: {self.output[-400:]!r}")
+                raise AssertionError(
+                    f"timed out waiting for {why}; output tail: {self.output[-400:]!r}"
+                )
             self.read()
 
     def saw(self, text: str) -> bool:
@@ -210,12 +218,16 @@ async def test_lab_mode_on_a_real_cluster_partition_heal_kill_and_nothing_left(
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             s = app.state
-            await until(lambda: backend.ready.is_set() and len(s.nodes) == 3, "the lab to start", 60)
+            await until(
+                lambda: backend.ready.is_set() and len(s.nodes) == 3, "the lab to start", 60
+            )
             await until(lambda: all(n.state == "up" for n in s.nodes.values()), "nodes up")
             await until(lambda: len(s.samples) >= 1, "a workload sample")
             await pilot.press("n")
             await pilot.press("down", "enter")  # isolate
-            await until(lambda: s.partition is not None and s.partition["shape"] == "isolate", "partition")
+            await until(
+                lambda: s.partition is not None and s.partition["shape"] == "isolate", "partition"
+            )
             await pilot.press("h")
             await until(lambda: s.partition is None and not s.active_faults(), "heal")
             await pilot.press("k")  # the cursor is on n1
@@ -254,7 +266,10 @@ def test_textual_serve_shows_the_dashboard_over_a_websocket() -> None:
     command = f"{sys.executable} -m distlab.cli.main replay {DATA / 'events_finished.jsonl'}"
     server = subprocess.Popen(
         [textual, "serve", "-c", "--host", "127.0.0.1", "--port", str(port), command],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
     async def browse() -> bytes:
@@ -270,7 +285,10 @@ def test_textual_serve_shows_the_dashboard_over_a_websocket() -> None:
                     await asyncio.sleep(0.1)
             seen = b""
             async with http.ws_connect(f"ws://127.0.0.1:{port}/ws?width=80&height=24") as ws:
-                while not (b"Rerun failed" in seen and b"FAIL" in seen) and time.monotonic() < deadline:
+                while (
+                    not (b"Rerun failed" in seen and b"FAIL" in seen)
+                    and time.monotonic() < deadline
+                ):
                     msg = await ws.receive(timeout=30)
                     if msg.type == aiohttp.WSMsgType.BINARY:
                         seen += msg.data

@@ -24,13 +24,19 @@ def test_a_finished_run_counts_every_outcome_and_fails_on_its_gates() -> None:
     assert (c["total"], c["passed"], c["failed"], c["flaky"], c["skipped"]) == (30, 23, 4, 1, 2)
     assert c["pending"] == c["running"] == 0
     assert [layer.name for layer in s.ordered_layers()] == [
-        "unit", "concurrency", "distributed", "chaos", "performance"
+        "unit",
+        "concurrency",
+        "distributed",
+        "chaos",
+        "performance",
     ]
     assert s.layers["concurrency"].status == "failed"
     assert s.overall_verdict() == "fail"
     assert s.eta() is None  # the run ended
     assert {g.name for g in s.gates.values() if g.passed is False} == {
-        "concurrency.pass_rate", "distributed.pass_rate", "performance.kv_write.p95_ms"
+        "concurrency.pass_rate",
+        "distributed.pass_rate",
+        "performance.kv_write.p95_ms",
     }
     failure = s.failures()[0]
     assert failure.longrepr.startswith("cluster = ") and failure.stdout.startswith("seed 7")
@@ -85,7 +91,9 @@ def test_dirty_sets_name_only_what_changed() -> None:
     s = fold("finished")
     s.take_dirty()
     nodeid = next(iter(s.tests))
-    s.apply({"kind": "test.end", "ts": s.now, "layer": "unit", "nodeid": nodeid, "outcome": "failed"})
+    s.apply(
+        {"kind": "test.end", "ts": s.now, "layer": "unit", "nodeid": nodeid, "outcome": "failed"}
+    )
     areas, tests, nodes = s.take_dirty()
     assert tests == {nodeid} and not nodes and "layers" in areas and "gates" not in areas
     assert s.take_dirty() == (set(), set(), set())
@@ -107,7 +115,12 @@ def test_reset_outcomes_before_a_fresh_run() -> None:
 
 
 def test_filter_words_outcomes_markers_and_fields() -> None:
-    t = TestInfo("suites/chaos/test_a.py::test_kill_leader", "chaos", markers=("chaos", "slow"), outcome="failed")
+    t = TestInfo(
+        "suites/chaos/test_a.py::test_kill_leader",
+        "chaos",
+        markers=("chaos", "slow"),
+        outcome="failed",
+    )
     assert matches(t, "")
     assert matches(t, "kill")
     assert matches(t, "failed") and matches(t, "outcome:failed")

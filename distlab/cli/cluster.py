@@ -31,11 +31,18 @@ def add_parser(sub: Any) -> None:
         description="Start the nodes of [cluster] with their proxies, print their addresses "
         "and run until Ctrl-C (or SIGTERM); then stop everything.",
     )
-    up.add_argument("--nodes", type=int, metavar="N", help="how many nodes (1..64; default [cluster] nodes)")
     up.add_argument(
-        "--base-port", type=int, metavar="PORT", help="number node ports from PORT up (default: any free)"
+        "--nodes", type=int, metavar="N", help="how many nodes (1..64; default [cluster] nodes)"
     )
-    up.add_argument("--direct", action="store_true", help="no proxies: peers dial each other directly")
+    up.add_argument(
+        "--base-port",
+        type=int,
+        metavar="PORT",
+        help="number node ports from PORT up (default: any free)",
+    )
+    up.add_argument(
+        "--direct", action="store_true", help="no proxies: peers dial each other directly"
+    )
     up.add_argument(
         "--for", dest="for_s", type=float, metavar="SECONDS", help="stop by itself after SECONDS"
     )
@@ -59,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = load(args.config)
     if not config.cluster.command:
-        raise UsageError(f"{args.config}: [cluster] command is empty; set the command that starts one node")
+        raise UsageError(
+            f"{args.config}: [cluster] command is empty; set the command that starts one node"
+        )
     seed = args.seed if args.seed is not None else new_root_seed()
     run_dir = create_run_dir(config.project.run_dir, seed)
     for line in proc.reap_orphans(run_dir.parent):

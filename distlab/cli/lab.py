@@ -19,15 +19,26 @@ def add_parser(sub: Any) -> None:
             "session (events, history, fault schedule) is saved under [project] run_dir."
         ),
     )
-    p.add_argument("--nodes", type=int, metavar="N", help="nodes to start (default: [cluster] nodes)")
-    p.add_argument("--clients", type=int, default=4, metavar="N", help="workload clients (default 4)")
-    p.add_argument("--rate", type=float, default=50.0, metavar="OPS", help="ops per second (default 50)")
     p.add_argument(
-        "--minutes", type=float, default=30.0, metavar="M",
+        "--nodes", type=int, metavar="N", help="nodes to start (default: [cluster] nodes)"
+    )
+    p.add_argument(
+        "--clients", type=int, default=4, metavar="N", help="workload clients (default 4)"
+    )
+    p.add_argument(
+        "--rate", type=float, default=50.0, metavar="OPS", help="ops per second (default 50)"
+    )
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=30.0,
+        metavar="M",
         help="the workload stops after M minutes (default 30)",
     )
     p.add_argument(
-        "--client", default="distlab.tui.lab_client", metavar="MODULE",
+        "--client",
+        default="distlab.tui.lab_client",
+        metavar="MODULE",
         help="module with make_client(process, addresses) and status(addresses) "
         "(default: the reference KV system)",
     )
@@ -42,13 +53,19 @@ def run(args: argparse.Namespace) -> int:
     from distlab.tui.lab import LabBackend, load_client_module
     from distlab.tui.launch import run_dashboard
 
-    for what, value, low in (("--clients", args.clients, 1), ("--rate", args.rate, 0.1), ("--minutes", args.minutes, 0.1)):
+    for what, value, low in (
+        ("--clients", args.clients, 1),
+        ("--rate", args.rate, 0.1),
+        ("--minutes", args.minutes, 0.1),
+    ):
         if not value >= low:
             raise UsageError(f"{what} must be at least {low:g}, got {value:g}")
     load_client_module(args.client)  # before anything is created on disk
     config = load(args.config)
     if not config.cluster.command:
-        raise UsageError(f"{args.config}: [cluster] command is empty; set the command that starts one node")
+        raise UsageError(
+            f"{args.config}: [cluster] command is empty; set the command that starts one node"
+        )
     seed = args.seed if args.seed is not None else new_root_seed()
     session = create_run_dir(config.project.run_dir, seed)
     for line in proc.reap_orphans(session.parent):

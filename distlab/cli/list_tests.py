@@ -43,8 +43,11 @@ def run(args: argparse.Namespace) -> int:
             continue
         s = p.settings
         required = "required" if s.required else "optional"
-        print(f"{p.name} ({', '.join(p.targets)}; {required}; timeout {s.timeout_s:g}s): "
-              f"{len(listing.tests)} tests", flush=True)
+        print(
+            f"{p.name} ({', '.join(p.targets)}; {required}; timeout {s.timeout_s:g}s): "
+            f"{len(listing.tests)} tests",
+            flush=True,
+        )
         for t in listing.tests:
             markers = f"  [{', '.join(t['markers'])}]" if t.get("markers") else ""
             print(f"  {t['nodeid']}{markers}")

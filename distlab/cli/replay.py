@@ -19,7 +19,9 @@ def add_parser(sub: Any) -> None:
         help="show a finished run's events again",
         description="Show a finished run's events again, as `distlab --ci` printed them live.",
     )
-    p.add_argument("path", metavar="RUN_DIR|events.jsonl", help="a run directory or its events file")
+    p.add_argument(
+        "path", metavar="RUN_DIR|events.jsonl", help="a run directory or its events file"
+    )
     p.add_argument(
         "--no-tracebacks", action="store_true", help="one line per failure, without its traceback"
     )
@@ -62,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
             printer(event)
             count += 1
     except UnicodeDecodeError:
-        raise UsageError(f"{path}: not a text file; expected JSON lines of distlab events") from None
+        raise UsageError(
+            f"{path}: not a text file; expected JSON lines of distlab events"
+        ) from None
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror}") from None
     if count == 0:

@@ -216,7 +216,9 @@ class Cluster:
         try:
             from distlab.net import Network
         except ImportError as e:
-            raise LabError(f"the fault-injecting network is not available ({e}); use direct wiring") from None
+            raise LabError(
+                f"the fault-injecting network is not available ({e}); use direct wiring"
+            ) from None
         return Network.start(
             self.run_dir,
             in_process=not self.network.proxy_process,
@@ -253,7 +255,9 @@ class Cluster:
         specs = []
         for index, i in enumerate(self.ids, start=1):
             peers = render_peers(
-                self._peer_entries(i, advertise, link_port, peer_port), s.peer_format, s.peer_separator
+                self._peer_entries(i, advertise, link_port, peer_port),
+                s.peer_format,
+                s.peer_separator,
             )
             data_dir = (Path(s.data_dir) / self.name / i) if s.data_dir else self.dir / i
             values = node_values(
@@ -282,7 +286,9 @@ class Cluster:
                     run_dir=self.run_dir,
                     health_check=s.health_check,
                     health_path=s.health_path,
-                    health_argv=render_command(s.health_command, values) if s.health_command else (),
+                    health_argv=render_command(s.health_command, values)
+                    if s.health_command
+                    else (),
                     start_timeout_s=s.start_timeout_s,
                     stop_grace_s=s.stop_grace_s,
                     cluster=self.name,

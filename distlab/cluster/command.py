@@ -27,9 +27,7 @@ class PeerEntry:
 
 def render_peers(entries: list[PeerEntry], entry_format: str, separator: str) -> str:
     """``{peers}``: each entry rendered from ``peer_format``, joined by ``peer_separator``."""
-    return separator.join(
-        entry_format.format(id=e.id, index=e.index, port=e.port) for e in entries
-    )
+    return separator.join(entry_format.format(id=e.id, index=e.index, port=e.port) for e in entries)
 
 
 def render_command(template: str, values: dict[str, object]) -> list[str]:

@@ -78,7 +78,11 @@ def _listening_inodes(port: int) -> set[str] | None:
         for line in lines:
             fields = line.split()
             # local_address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 is the inode.
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            if (
+                len(fields) > 9
+                and fields[3] == "0A"
+                and int(fields[1].rsplit(":", 1)[1], 16) == port
+            ):
                 inodes.add(fields[9])
     return inodes if found_table else None
 

@@ -32,7 +32,9 @@ class Monitor:
         self._procs: dict[str, psutil.Process] = {}
         self._latest: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=f"distlab-monitor-{cluster}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"distlab-monitor-{cluster}", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

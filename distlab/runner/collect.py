@@ -64,7 +64,9 @@ def collect_layer(plan: LayerPlan, cwd: Path) -> Listing:
             timeout_s=min(plan.settings.timeout_s, COLLECT_TIMEOUT_S),
             stop=threading.Event(),
         )
-        found = [e for e in read_events(feed) if e["kind"] == events.COLLECT] if feed.exists() else []
+        found = (
+            [e for e in read_events(feed) if e["kind"] == events.COLLECT] if feed.exists() else []
+        )
         if found:
             listing.tests = list(found[-1].get("tests", []))
             listing.errors = [

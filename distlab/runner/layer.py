@@ -100,9 +100,9 @@ class LayerRunner:
 
     # -- one pytest process -------------------------------------------------
 
-    def _attempt(self, attempt: int, targets: list[str], timeout_s: float) -> tuple[
-        PytestExit, dict[str, Any] | None, Path
-    ]:
+    def _attempt(
+        self, attempt: int, targets: list[str], timeout_s: float
+    ) -> tuple[PytestExit, dict[str, Any] | None, Path]:
         suffix = "" if attempt == 0 else f".rerun{attempt}"
         report_path = self.ctx.run_dir / "layers" / f"{self.name}{suffix}.json"
         self.ctx.listener.publish(events.LAYER_START, layer=self.name, attempt=attempt)
@@ -242,7 +242,10 @@ class LayerRunner:
                 else f"collected no tests from {where}"
             )
         elif code == 3:
-            result.outcome, result.reason = "crashed", f"pytest internal error; log: {self.log_path}"
+            result.outcome, result.reason = (
+                "crashed",
+                f"pytest internal error; log: {self.log_path}",
+            )
         elif code == 2 and not failing:
             result.outcome, result.reason = "error", "pytest was interrupted (pytest.exit?)"
         elif failing or code != 0:

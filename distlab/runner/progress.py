@@ -148,6 +148,5 @@ def _last_line(text: str) -> str:
     return re.sub(r"^E\s+", "", lines[-1]) if lines else ""
 
 
-
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""

@@ -260,9 +260,7 @@ class Run:
     def _check_aborts(
         self, result: RunResult, baseline: RunResult | None, layers: list[str]
     ) -> None:
-        gates = [
-            g for g in self.gates if g.abort_on_fail and plan.gate_layer(g.metric) in layers
-        ]
+        gates = [g for g in self.gates if g.abort_on_fail and plan.gate_layer(g.metric) in layers]
         verdicts, _ = verdict.evaluate_gates(gates, result, baseline)
         # Kept on the result only until the final evaluation replaces them.
         result.gates = [*result.gates, *verdicts]

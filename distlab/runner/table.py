@@ -14,7 +14,10 @@ _STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", 
 def layer_table(run: RunResult, plain: bool) -> Table:
     table = Table(title="layers", box=box.ASCII if plain else box.SIMPLE_HEAD, title_justify="left")
     for col in ("layer", "required", "outcome", "passed", "failed", "flaky", "skipped", "time"):
-        table.add_column(col, justify="right" if col in ("passed", "failed", "flaky", "skipped", "time") else "left")
+        table.add_column(
+            col,
+            justify="right" if col in ("passed", "failed", "flaky", "skipped", "time") else "left",
+        )
     for layer in run.layers:
         c = layer.counts()
         style = "" if plain else _STYLE.get(layer.outcome, "yellow")

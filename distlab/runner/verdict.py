@@ -29,9 +29,7 @@ def evaluate_gates(
     return list(evaluate(gates, run, baseline)), ""
 
 
-def decide(
-    run: RunResult, layer_runs: list[LayerRun], stopped: bool
-) -> tuple[int, str, str]:
+def decide(run: RunResult, layer_runs: list[LayerRun], stopped: bool) -> tuple[int, str, str]:
     """(exit code, verdict ``pass``/``fail``/``error``, one-line reason)."""
     if stopped:
         return int(ExitCode.INTERRUPTED), "error", "stopped before the end"
@@ -52,7 +50,11 @@ def decide(
     failed = [g for g in run.gates if not g.passed]
     if failed:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        return int(ExitCode.FAILED), "fail", f"gate {failed[0].name} failed: {failed[0].explanation}{more}"
+        return (
+            int(ExitCode.FAILED),
+            "fail",
+            f"gate {failed[0].name} failed: {failed[0].explanation}{more}",
+        )
     return int(ExitCode.OK), "pass", ""
 
 

@@ -22,7 +22,9 @@ class Backend(Protocol):
     lab: bool
 
     def start(self, feed: EventFeed) -> None: ...
-    def run(self, only: dict[str, list[str]] | None = None, layers: list[str] | None = None) -> str | None: ...
+    def run(
+        self, only: dict[str, list[str]] | None = None, layers: list[str] | None = None
+    ) -> str | None: ...
     def stop(self) -> str | None: ...
     def busy(self) -> bool: ...
     def close(self) -> None: ...
@@ -43,7 +45,9 @@ class ReplayBackend:
         self._reader = FileReader(self.path, feed, speed=self.speed)
         self._reader.start()
 
-    def run(self, only: dict[str, list[str]] | None = None, layers: list[str] | None = None) -> str | None:
+    def run(
+        self, only: dict[str, list[str]] | None = None, layers: list[str] | None = None
+    ) -> str | None:
         return "this is a replay: nothing to run (use `distlab` to run the suites)"
 
     def stop(self) -> str | None:
@@ -78,7 +82,9 @@ class RunBackend:
     def busy(self) -> bool:
         return self._run is not None and not self._run.finished
 
-    def run(self, only: dict[str, list[str]] | None = None, layers: list[str] | None = None) -> str | None:
+    def run(
+        self, only: dict[str, list[str]] | None = None, layers: list[str] | None = None
+    ) -> str | None:
         from distlab.errors import DistlabError
         from distlab.runner import Run
 
@@ -86,7 +92,9 @@ class RunBackend:
             return "a run is in progress: press s to stop it first"
         assert self._feed is not None
         try:
-            run = Run(self.config, layers=layers, only=only, seed=self.seed, on_event=self._feed.push)
+            run = Run(
+                self.config, layers=layers, only=only, seed=self.seed, on_event=self._feed.push
+            )
         except DistlabError as e:
             return e.message
         self._run = run

@@ -169,7 +169,9 @@ class LabBackend:
             events.emit(events.LOG, level="error", source="lab", message=e.message)
             return
         except Exception as e:  # a lab that cannot start must say why on screen
-            events.emit(events.LOG, level="error", source="lab", message=f"lab failed to start: {e}")
+            events.emit(
+                events.LOG, level="error", source="lab", message=f"lab failed to start: {e}"
+            )
             return
         self._spawn(self._poll_roles, "distlab-lab-roles")
         self._spawn(self._check_periodically, "distlab-lab-check")
@@ -212,8 +214,14 @@ class LabBackend:
         with self._lock:
             self._next_fault += 1
             fid = f"{fault}-{self._next_fault}"
-            entry = {"id": fid, "fault": fault, "target": target, "params": params,
-                     "at_s": round(time.time() - self._started, 3), "end_s": None}
+            entry = {
+                "id": fid,
+                "fault": fault,
+                "target": target,
+                "params": params,
+                "at_s": round(time.time() - self._started, 3),
+                "end_s": None,
+            }
             self._faults[fid] = entry
             self._schedule.append(entry)
         events.emit(events.FAULT_START, id=fid, fault=fault, target=target, params=params)
@@ -244,14 +252,17 @@ class LabBackend:
 
     def kill(self, node: str) -> str | None:
         """SIGKILL ``node``; the fault lasts until it is restarted."""
+
         def act() -> str:
             self.cluster[node].kill()
             self._fault_start("kill", node)
             return f"killed {node} (r restarts it)"
+
         return self._guard("kill", act)
 
     def pause_or_resume(self, node: str) -> str | None:
         """SIGSTOP a running node, SIGCONT a paused one."""
+
         def act() -> str:
             n = self.cluster[node]
             if str(n.state) == "paused":
@@ -261,14 +272,17 @@ class LabBackend:
             n.pause()
             self._fault_start("pause", node)
             return f"paused {node} (p again resumes it)"
+
         return self._guard("pause", act)
 
     def restart(self, node: str) -> str | None:
         """Restart ``node`` (same id, ports, data) and wait until it is healthy."""
+
         def act() -> str:
             self.cluster[node].restart()
             self._fault_end(lambda f: f["fault"] in ("kill", "pause") and f["target"] == node)
             return f"restarted {node}"
+
         return self._guard("restart", act)
 
     def shapes(self) -> list[str]:
@@ -279,24 +293,29 @@ class LabBackend:
 
     def partition(self, shape: str) -> str | None:
         """Replace any partition by the named shape over all nodes."""
+
         def act() -> str:
             net = self._net()
             p = net.partition_shape(shape)
             self._fault_end(lambda f: f["fault"] == "partition")
             self._fault_start("partition", shape, groups=[list(g) for g in p.groups])
             return f"partition {shape}: " + " | ".join(" ".join(g) for g in p.groups)
+
         return self._guard("partition", act)
 
     def latency(self, ms: float) -> str | None:
         """Delay every link by ``ms``."""
+
         def act() -> str:
             self._net().latency(None, ms)
             self._fault_start("latency", "all", ms=ms)
             return f"{ms:g} ms latency on every link (h heals)"
+
         return self._guard("latency", act)
 
     def heal(self) -> str | None:
         """Network whole again and paused nodes resumed; killed nodes stay down (r restarts)."""
+
         def act() -> str:
             self._net().heal()
             for node in self.cluster.ids:
@@ -304,6 +323,7 @@ class LabBackend:
                     self.cluster[node].resume()
             self._fault_end(lambda f: f["fault"] in ("partition", "latency", "pause"))
             return "healed: network whole, paused nodes resumed"
+
         return self._guard("heal", act)
 
     def _net(self) -> Any:
@@ -328,7 +348,9 @@ def load_client_module(name: str) -> ModuleType:
     try:
         module = importlib.import_module(name)
     except ImportError as e:
-        raise UsageError(f"--client {name}: cannot import it ({e}); give a module on the path") from None
+        raise UsageError(
+            f"--client {name}: cannot import it ({e}); give a module on the path"
+        ) from None
     if not callable(getattr(module, "make_client", None)):
         raise UsageError(f"--client {name}: has no make_client(process, addresses) function")
     return module

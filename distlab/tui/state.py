@@ -321,7 +321,13 @@ class LabState:
         node.state = state
         if state in ("down", "crashed"):
             # No process, no figures: stale ones would read as a live node.
-            node.role, node.cpu_percent, node.rss_bytes, node.fds, node.term = "", None, None, None, None
+            node.role, node.cpu_percent, node.rss_bytes, node.fds, node.term = (
+                "",
+                None,
+                None,
+                None,
+                None,
+            )
         node.pid = e.get("pid", node.pid)
         node.exit_code = e.get("exit_code")
         node.signal = e.get("signal")

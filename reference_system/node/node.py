@@ -61,7 +61,12 @@ log = logging.getLogger("reference_system.node")
 LINK_WATCH_S = 1.0
 #: messages that answer ours, so their arrival proves our link to the sender works
 _ANSWERS = frozenset(
-    {MessageType.APPEND_RESP, MessageType.HEARTBEAT_RESP, MessageType.PRE_VOTE_RESP, MessageType.VOTE_RESP}
+    {
+        MessageType.APPEND_RESP,
+        MessageType.HEARTBEAT_RESP,
+        MessageType.PRE_VOTE_RESP,
+        MessageType.VOTE_RESP,
+    }
 )
 
 
@@ -100,7 +105,9 @@ class Node(RequestPaths):
         self._waiting: dict[int, tuple[int, asyncio.Future[Reply]]] = {}  # index -> (term, fut)
         self._reads: list[tuple[dict[str, Any], asyncio.Future[Reply]]] = []
         self._read_rounds: dict[bytes, list[tuple[dict[str, Any], asyncio.Future[Reply]]]] = {}
-        self._confirmed_reads: list[tuple[int, list[tuple[dict[str, Any], asyncio.Future[Reply]]]]] = []
+        self._confirmed_reads: list[
+            tuple[int, list[tuple[dict[str, Any], asyncio.Future[Reply]]]]
+        ] = []
         self._round_ids = itertools.count(1)
         self._forwards: dict[int, asyncio.Future[Reply]] = {}
         self._forward_ids = itertools.count(1)
@@ -112,7 +119,9 @@ class Node(RequestPaths):
         self._role = Role.FOLLOWER
         self._term = self.core.term
         #: the last log index made durable by an fsync (recovered entries are durable)
-        self._synced_index = rec.entries[-1].index if rec.entries else (rec.snapshot.index if rec.snapshot else 0)
+        self._synced_index = (
+            rec.entries[-1].index if rec.entries else (rec.snapshot.index if rec.snapshot else 0)
+        )
         #: loop time a frame last came from each peer (for the link watchdog)
         self._heard: dict[str, float] = {}
 
@@ -156,8 +165,14 @@ class Node(RequestPaths):
             return
         for peer, link in self.links.items():
             quiet = now - self._heard.get(peer, 0.0)
-            if link.connected and now - link.connected_since > LINK_WATCH_S and quiet > LINK_WATCH_S:
-                log.info("%s: nothing from %s for %.1f s; redialling the link", self.id, peer, quiet)
+            if (
+                link.connected
+                and now - link.connected_since > LINK_WATCH_S
+                and quiet > LINK_WATCH_S
+            ):
+                log.info(
+                    "%s: nothing from %s for %.1f s; redialling the link", self.id, peer, quiet
+                )
                 link.redial()
 
     def _waiter(self, on_timeout: Reply) -> asyncio.Future[Reply]:
@@ -178,7 +193,10 @@ class Node(RequestPaths):
                 rd = self.core.ready()
                 if rd.snapshot is not None:
                     await loop.run_in_executor(
-                        None, functools.partial(self.storage.save_snapshot, rd.snapshot, replace_log=True)
+                        None,
+                        functools.partial(
+                            self.storage.save_snapshot, rd.snapshot, replace_log=True
+                        ),
                     )
                 early, rest = self._early_appends(rd)
                 self.storage.append(rd.entries)
@@ -266,7 +284,9 @@ class Node(RequestPaths):
         if self.core.role is not Role.LEADER or term_changes or not rd.must_sync:
             return [], rd.messages
         early = [m for m in rd.messages if m.type is MessageType.APPEND and m.term == durable_term]
-        return early, [m for m in rd.messages if not (m.type is MessageType.APPEND and m.term == durable_term)]
+        return early, [
+            m for m in rd.messages if not (m.type is MessageType.APPEND and m.term == durable_term)
+        ]
 
     def _send(self, messages: list[Message]) -> None:
         by_peer: dict[str, list[Any]] = {}

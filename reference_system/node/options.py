@@ -62,7 +62,9 @@ def parse_peers(text: str, self_id: str) -> dict[str, tuple[str, int]]:
         pid, sep, addr = item.partition("=")
         host, colon, port = addr.rpartition(":")
         if not sep or not colon or not host or not NODE_ID.match(pid):
-            raise OptionsError(f"--peers: bad entry {item!r}; expected id=host:port, comma-separated")
+            raise OptionsError(
+                f"--peers: bad entry {item!r}; expected id=host:port, comma-separated"
+            )
         if pid in peers:
             raise OptionsError(f"--peers: {pid!r} appears twice")
         if pid != self_id:
@@ -80,8 +82,12 @@ def parse(argv: list[str], env_bugs: str | None = None) -> NodeOptions:
     p.add_argument("--data-dir", required=True, help="where the log and snapshots live")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--tick-ms", default="15", help="length of one Raft tick")
-    p.add_argument("--election-ticks", default="10", help="election timeout is 1-2x this many ticks")
-    p.add_argument("--snapshot-entries", default="20000", help="snapshot the state after this many log entries")
+    p.add_argument(
+        "--election-ticks", default="10", help="election timeout is 1-2x this many ticks"
+    )
+    p.add_argument(
+        "--snapshot-entries", default="20000", help="snapshot the state after this many log entries"
+    )
     args = p.parse_args(argv)
     if not NODE_ID.match(args.id):
         raise OptionsError(f"--id must be 1-64 letters, digits, '_', '.' or '-', got {args.id!r}")
@@ -94,7 +100,9 @@ def parse(argv: list[str], env_bugs: str | None = None) -> NodeOptions:
             "--tick-ms must be a number; --election-ticks and --snapshot-entries whole numbers"
         ) from None
     if not 10 <= snapshot_entries <= 10_000_000:
-        raise OptionsError(f"--snapshot-entries must be from 10 to 10000000, got {args.snapshot_entries!r}")
+        raise OptionsError(
+            f"--snapshot-entries must be from 10 to 10000000, got {args.snapshot_entries!r}"
+        )
     if not 1 <= tick_ms <= 1000:
         raise OptionsError(f"--tick-ms must be from 1 to 1000, got {args.tick_ms!r}")
     if not 4 <= election <= 1000:

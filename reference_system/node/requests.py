@@ -63,9 +63,16 @@ class RequestPaths:
 
     def base(self, ctx: TraceContext) -> Reply:
         """Fields on every reply: who answered, who leads, the trace as seen here."""
-        return {"node": self.id, "leader": self.core.leader, "trace_id": ctx.trace_id, "hops": ctx.hops}
+        return {
+            "node": self.id,
+            "leader": self.core.leader,
+            "trace_id": ctx.trace_id,
+            "hops": ctx.hops,
+        }
 
-    async def execute(self, req: dict[str, Any], ctx: TraceContext, *, forwarded: bool = False) -> Reply:
+    async def execute(
+        self, req: dict[str, Any], ctx: TraceContext, *, forwarded: bool = False
+    ) -> Reply:
         """Answer one request (from a client, or forwarded by a peer)."""
         op = req.get("op")
         if op == "status":
@@ -73,7 +80,12 @@ class RequestPaths:
         if op == "trace":
             return {**self.base(ctx), **await self._trace(req, ctx)}
         if op == "registry":
-            return {"ok": True, "registry": dict(self.sm.registry), "applied": self.sm.applied_index, **self.base(ctx)}
+            return {
+                "ok": True,
+                "registry": dict(self.sm.registry),
+                "applied": self.sm.applied_index,
+                **self.base(ctx),
+            }
         try:
             cmd = parse_command(req)
         except BadCommand as exc:
@@ -129,7 +141,9 @@ class RequestPaths:
         return await self._read_waiter(cmd)
 
     def _read_waiter(self, cmd: dict[str, Any]) -> asyncio.Future[Reply]:
-        fut = self._waiter(error("timeout", "the read could not be confirmed with a quorum in time"))
+        fut = self._waiter(
+            error("timeout", "the read could not be confirmed with a quorum in time")
+        )
         self._reads.append((cmd, fut))
         self.kick()
         return fut
@@ -151,7 +165,11 @@ class RequestPaths:
 
     async def _trace(self, req: dict[str, Any], ctx: TraceContext) -> Reply:
         route = req.get("route", [])
-        if not isinstance(route, list) or len(route) > MAX_ROUTE or not all(isinstance(r, str) for r in route):
+        if (
+            not isinstance(route, list)
+            or len(route) > MAX_ROUTE
+            or not all(isinstance(r, str) for r in route)
+        ):
             return error("bad_request", f"'route' must be a list of at most {MAX_ROUTE} node ids")
         if not route:
             return {"ok": True, "path": [self.id], "baggage": ctx.baggage}

@@ -107,7 +107,9 @@ class ClientServer:
         else:
             fut.add_done_callback(functools.partial(self._answered, conn, req.get("tag"), ctx))
 
-    def _answered(self, conn: ClientConnection, tag: Any, ctx: TraceContext, fut: asyncio.Future[Any]) -> None:
+    def _answered(
+        self, conn: ClientConnection, tag: Any, ctx: TraceContext, fut: asyncio.Future[Any]
+    ) -> None:
         if not fut.cancelled():
             conn.send({**self.node.base(ctx), **fut.result(), "tag": tag})
 
@@ -122,7 +124,12 @@ class ClientServer:
     def _subscribe(self, conn: ClientConnection, req: dict[str, Any]) -> None:
         pattern = req.get("pattern")
         if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_PATTERN:
-            conn.send({"tag": req.get("tag"), **error("bad_request", "'pattern' must be a non-empty string")})
+            conn.send(
+                {
+                    "tag": req.get("tag"),
+                    **error("bad_request", "'pattern' must be a non-empty string"),
+                }
+            )
             return
         conn.patterns.append(pattern)
         self.subscribers.add(conn)
@@ -171,7 +178,13 @@ async def serve(opts: NodeOptions, seed: int) -> int:
         ]
         # Listening for clients last: the lab's health check is a connect to this port.
         await clients.start(opts.host, opts.port)
-        log.info("%s: serving clients on %s:%d, peers on %d", opts.id, opts.host, opts.port, opts.peer_port)
+        log.info(
+            "%s: serving clients on %s:%d, peers on %d",
+            opts.id,
+            opts.host,
+            opts.port,
+            opts.peer_port,
+        )
         stopper = loop.create_task(stop.wait())
         done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:

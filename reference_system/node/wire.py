@@ -53,12 +53,28 @@ def message_to_wire(m: Message) -> list[Any]:
 def message_from_wire(raw: Any) -> Message:
     """Parse the list form; ``WireError`` if it is not one."""
     try:
-        (typ, src, dst, term, log_term, index, entries, commit, reject, hint, snap, read_seq, transfer) = raw
+        (
+            typ,
+            src,
+            dst,
+            term,
+            log_term,
+            index,
+            entries,
+            commit,
+            reject,
+            hint,
+            snap,
+            read_seq,
+            transfer,
+        ) = raw
         if not (isinstance(src, str) and isinstance(dst, str)):
             raise TypeError("src and dst must be strings")
         snapshot = None
         if snap is not None:
-            snapshot = Snapshot(index=int(snap[0]), term=int(snap[1]), data=snap[2].encode("latin-1"))
+            snapshot = Snapshot(
+                index=int(snap[0]), term=int(snap[1]), data=snap[2].encode("latin-1")
+            )
         return Message(
             type=MessageType(typ),
             src=src,

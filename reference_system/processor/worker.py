@@ -217,7 +217,12 @@ class Processor:
         outcomes: list[claims.Outcome] = []
         # Locals: this loop runs once per record, and attribute lookups and a
         # keyword-built Outcome were most of its cost beyond the work itself.
-        add, work, stopping, outcome = outcomes.append, self.work, self.stopping.is_set, claims.Outcome
+        add, work, stopping, outcome = (
+            outcomes.append,
+            self.work,
+            self.stopping.is_set,
+            claims.Outcome,
+        )
         for record in batch:
             if stopping() and time.monotonic() - self._stop_at > self.opt.term_grace_s:
                 break  # out of grace: the rest is released, not processed

@@ -67,9 +67,13 @@ def test_a_payload_that_is_not_json_gets_an_error_and_the_connection_lives_on(cl
         ({"tag": 5}, "unknown op"),
     ],
 )
-def test_unknown_commands_and_wrong_types_get_an_error_naming_the_field(cluster, kv, request_, complaint):
+def test_unknown_commands_and_wrong_types_get_an_error_naming_the_field(
+    cluster, kv, request_, complaint
+):
     kv.leader()
-    replies, closed = exchange(cluster.client_address("n1"), codec.encode(request_) + status_frame(6), 2)
+    replies, closed = exchange(
+        cluster.client_address("n1"), codec.encode(request_) + status_frame(6), 2
+    )
     assert replies[0]["tag"] == 5 and replies[0]["error"] == "bad_request"
     assert complaint in replies[0]["message"]
     assert replies[1]["ok"] and not closed
@@ -89,7 +93,9 @@ def test_truncated_frames_and_random_garbage_never_bring_the_node_down(cluster, 
     addr = cluster.client_address("n1")
     rng = random.Random(7)
     whole = codec.encode({"op": "put", "key": "k", "value": "v"})
-    blobs = [whole[:n] for n in (1, 3, 4, 10)] + [rng.randbytes(rng.randint(1, 300)) for _ in range(30)]
+    blobs = [whole[:n] for n in (1, 3, 4, 10)] + [
+        rng.randbytes(rng.randint(1, 300)) for _ in range(30)
+    ]
 
     async def blast():
         async def one(blob: bytes):

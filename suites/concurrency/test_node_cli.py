@@ -29,7 +29,11 @@ def run_node(args: list[str], bugs: str = "") -> subprocess.CompletedProcess[str
     "args, bugs, says",
     [
         (GOOD, "stale-read,no-such-bug", "REFSYS_BUGS: unknown bug 'no-such-bug'; known:"),
-        ([*GOOD[:2], "--port", "http", *GOOD[4:]], "", "--port must be a port number from 1 to 65535, got 'http'"),
+        (
+            [*GOOD[:2], "--port", "http", *GOOD[4:]],
+            "",
+            "--port must be a port number from 1 to 65535, got 'http'",
+        ),
         ([*GOOD, "--peers", "n2@127.0.0.1"], "", "--peers: bad entry 'n2@127.0.0.1'"),
         (GOOD[:4], "", "the following arguments are required: --peer-port, --data-dir"),
     ],
@@ -54,7 +58,16 @@ def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
         with socket.socket() as free:
             free.bind(("127.0.0.1", 0))
             peer_port = free.getsockname()[1]
-        args = ["--id", "n1", "--port", str(port), "--peer-port", str(peer_port), "--data-dir", str(tmp_path)]
+        args = [
+            "--id",
+            "n1",
+            "--port",
+            str(port),
+            "--peer-port",
+            str(peer_port),
+            "--data-dir",
+            str(tmp_path),
+        ]
         done = run_node(args)
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if "INFO" not in line]

@@ -35,7 +35,9 @@ async def one_client(addrs, node: str, n: int) -> list[str]:
 
 def run_clients(kv, node: str) -> list[str]:
     async def everyone():
-        results = await asyncio.gather(*(one_client(kv.addresses(), node, n) for n in range(CLIENTS)))
+        results = await asyncio.gather(
+            *(one_client(kv.addresses(), node, n) for n in range(CLIENTS))
+        )
         return [p for r in results for p in r]
 
     return kv.run(everyone())

@@ -8,7 +8,10 @@ pytestmark = pytest.mark.distributed
 
 three_and_five = pytest.mark.parametrize(
     "size",
-    [pytest.param(3, id="3-nodes"), pytest.param(5, id="5-nodes", marks=pytest.mark.cluster(nodes=5))],
+    [
+        pytest.param(3, id="3-nodes"),
+        pytest.param(5, id="5-nodes", marks=pytest.mark.cluster(nodes=5)),
+    ],
 )
 
 
@@ -27,7 +30,9 @@ def test_a_leader_is_elected_and_every_node_agrees_on_it(cluster, kv, size):
         agreed = roles.count("leader") == 1 and len(leaders) == 1 and len(terms) == 1
         return statuses if agreed and None not in leaders else None
 
-    statuses = kv.wait("exactly one leader that every node names, all in one term", one_agreed_leader)
+    statuses = kv.wait(
+        "exactly one leader that every node names, all in one term", one_agreed_leader
+    )
     leader = statuses["n1"]["leader"]
     assert statuses[leader]["role"] == "leader"
     assert all(s["quorum"] and s["operational"] for s in statuses.values())
@@ -41,7 +46,9 @@ def test_a_committed_write_is_visible_on_every_node(cluster, kv, size):
     follower = next(n for n, s in kv.statuses().items() if s["role"] == "follower")
     assert kv.run(client.put("greeting", "hello", node=follower)).ok
     for node in cluster.ids:
-        kv.wait(f"{node} to apply the write", lambda n=node: kv.local_value(n, "greeting") == "hello")
+        kv.wait(
+            f"{node} to apply the write", lambda n=node: kv.local_value(n, "greeting") == "hello"
+        )
         assert kv.run(client.call({"op": "get", "key": "greeting"}, node=node)).value == "hello"
 
 
@@ -82,7 +89,11 @@ def test_an_event_published_on_n1_reaches_a_subscriber_on_n2(cluster, kv):
             published = await client.publish("orders.created", {"id": 7}, node="n1")
             assert published.ok
             event = await sub.next(timeout=5.0)
-            assert (event["topic"], event["message"], event["node"]) == ("orders.created", {"id": 7}, "n2")
+            assert (event["topic"], event["message"], event["node"]) == (
+                "orders.created",
+                {"id": 7},
+                "n2",
+            )
             assert event["seq"] == published.reply["seq"]
             with pytest.raises(TimeoutError):
                 await other.next(timeout=0.5)  # a pattern that does not match hears nothing
@@ -110,7 +121,11 @@ def test_a_request_forwarded_to_the_leader_keeps_its_trace(cluster, kv):
     client = kv.client(trace_id="fwd-1")
     result = kv.run(client.put("k", "v", node=follower))
     assert result.ok
-    assert (result.reply["node"], result.reply["trace_id"], result.reply["hops"]) == (leader, "fwd-1", 2)
+    assert (result.reply["node"], result.reply["trace_id"], result.reply["hops"]) == (
+        leader,
+        "fwd-1",
+        2,
+    )
 
 
 def test_a_paused_leader_is_replaced_and_rejoins_as_a_follower(cluster, kv):

@@ -16,7 +16,10 @@ def no_quorum(kv, node):
 
 @pytest.mark.parametrize(
     "size",
-    [pytest.param(3, id="3-nodes"), pytest.param(5, id="5-nodes", marks=pytest.mark.cluster(nodes=5))],
+    [
+        pytest.param(3, id="3-nodes"),
+        pytest.param(5, id="5-nodes", marks=pytest.mark.cluster(nodes=5)),
+    ],
 )
 def test_the_majority_side_stays_operational_and_the_minority_says_quorum_false(cluster, kv, size):
     old = kv.leader()
@@ -28,13 +31,18 @@ def test_the_majority_side_stays_operational_and_the_minority_says_quorum_false(
     new = kv.leader(majority)
     assert new in majority
     for node in minority:
-        kv.wait(f"{node} on the minority side to say quorum: false", lambda n=node: no_quorum(kv, n))
+        kv.wait(
+            f"{node} on the minority side to say quorum: false", lambda n=node: no_quorum(kv, n)
+        )
     client = kv.client(timeout=5.0)
     assert kv.run(client.put("during", 1, node=majority[0])).ok
     cluster.net.heal()
     kv.leader()
     for node in cluster.ids:
-        kv.wait(f"{node} to apply the write made during the partition", lambda n=node: kv.local_value(n, "during") == 1)
+        kv.wait(
+            f"{node} to apply the write made during the partition",
+            lambda n=node: kv.local_value(n, "during") == 1,
+        )
 
 
 def test_after_heal_every_node_is_operational_and_the_registry_has_converged(cluster, kv):
@@ -95,7 +103,9 @@ def test_a_leader_cut_off_from_its_followers_acknowledges_no_write(cluster, kv):
     reader = kv.client(timeout=5.0)
     lost = [i for i in acked if kv.run(reader.get(f"w{i}")).value != i]
     assert not lost, f"acknowledged writes {lost} were lost after the heal"
-    assert not acked, f"writes {acked} were acknowledged by a leader that could not reach a majority"
+    assert not acked, (
+        f"writes {acked} were acknowledged by a leader that could not reach a majority"
+    )
 
 
 @pytest.mark.cluster(wiring="ingress", ingress_identify='"from":"([^"]+)"')

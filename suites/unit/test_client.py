@@ -52,7 +52,9 @@ class FakeNode:
         self.server.close()
 
 
-async def cluster_of(scripts: dict[str, Script]) -> tuple[dict[str, FakeNode], dict[str, tuple[str, int]]]:
+async def cluster_of(
+    scripts: dict[str, Script],
+) -> tuple[dict[str, FakeNode], dict[str, tuple[str, int]]]:
     nodes = {name: FakeNode(name, s) for name, s in scripts.items()}
     return nodes, {name: await n.start() for name, n in nodes.items()}
 
@@ -144,7 +146,9 @@ def test_once_a_write_may_have_happened_a_later_refusal_does_not_make_it_fail():
     answers = iter([{"ok": False, "error": "unknown"}])
 
     async def scenario():
-        _, addrs = await cluster_of({"n1": lambda r: next(answers, {"ok": False, "error": "no_leader"})})
+        _, addrs = await cluster_of(
+            {"n1": lambda r: next(answers, {"ok": False, "error": "no_leader"})}
+        )
         async with fast_client(addrs, timeout=0.3) as c:
             return await c.put("x", 1)
 

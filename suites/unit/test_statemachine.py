@@ -12,7 +12,9 @@ pytestmark = pytest.mark.unit
 
 
 def apply_all(sm, cmds):
-    return [sm.apply(i, parse_command(c))[0] for i, c in enumerate(cmds, start=sm.applied_index + 1)]
+    return [
+        sm.apply(i, parse_command(c))[0] for i, c in enumerate(cmds, start=sm.applied_index + 1)
+    ]
 
 
 def test_put_get_cas_delete():
@@ -97,7 +99,9 @@ def test_bad_requests_name_the_field(req, complaint):
 
 
 ops = st.one_of(
-    st.builds(lambda k, v: {"op": "put", "key": k, "value": v}, st.sampled_from("abc"), st.integers(0, 3)),
+    st.builds(
+        lambda k, v: {"op": "put", "key": k, "value": v}, st.sampled_from("abc"), st.integers(0, 3)
+    ),
     st.builds(
         lambda k, e, v: {"op": "cas", "key": k, "expected": e, "value": v},
         st.sampled_from("abc"),
@@ -106,7 +110,9 @@ ops = st.one_of(
     ),
     st.builds(lambda k: {"op": "delete", "key": k}, st.sampled_from("abc")),
     st.builds(
-        lambda n, o: {"op": "register", "name": n, "owner": o}, st.sampled_from("xy"), st.sampled_from("pq")
+        lambda n, o: {"op": "register", "name": n, "owner": o},
+        st.sampled_from("xy"),
+        st.sampled_from("pq"),
     ),
     st.builds(lambda t: {"op": "publish", "topic": t, "message": 1}, st.sampled_from(["a.b", "c"])),
 )
@@ -126,7 +132,9 @@ def test_a_snapshot_taken_anywhere_then_the_rest_of_the_log_gives_the_same_state
 
 def test_preview_answers_like_apply_without_changing_anything():
     sm = StateMachine()
-    apply_all(sm, [{"op": "put", "key": "x", "value": 1}, {"op": "register", "name": "n", "owner": "a"}])
+    apply_all(
+        sm, [{"op": "put", "key": "x", "value": 1}, {"op": "register", "name": "n", "owner": "a"}]
+    )
     before = sm.snapshot()
     cmds = [
         {"op": "cas", "key": "x", "expected": 1, "value": 2},

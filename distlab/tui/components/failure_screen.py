@@ -17,7 +17,13 @@ class FailureScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape,q", "close", "Back", id="failure.back", tooltip="Back to the suites"),
-        Binding("o", "app.open_editor", "Open in $EDITOR", id="failure.editor", tooltip="Open the failing line in $EDITOR"),
+        Binding(
+            "o",
+            "app.open_editor",
+            "Open in $EDITOR",
+            id="failure.editor",
+            tooltip="Open the failing line in $EDITOR",
+        ),
     ]
 
     def __init__(self, test: TestInfo) -> None:

@@ -27,7 +27,11 @@ class VerdictBanner(Static):
             text = Text(f"RELEASE: PASS  ({len(gates)} gates passed)", style="bold")
         elif verdict in ("fail", "error"):
             self.add_class("-fail")
-            why = f"{failed} of {len(gates)} gates failed" if failed else (self.state.reason or verdict)
+            why = (
+                f"{failed} of {len(gates)} gates failed"
+                if failed
+                else (self.state.reason or verdict)
+            )
             text = Text(f"RELEASE: FAIL  ({why})", style="bold")
         else:
             self.add_class("-pending")
@@ -76,7 +80,9 @@ class GatesTable(DataTable[Any]):
             )
             row = (mark, name, _observed(gate), gate.threshold)
             if name in self.rows:
-                for key, value in zip(("result", "gate", "observed", "threshold"), row, strict=True):
+                for key, value in zip(
+                    ("result", "gate", "observed", "threshold"), row, strict=True
+                ):
                     self.update_cell(name, key, value)
             else:
                 self.add_row(*row, key=name)

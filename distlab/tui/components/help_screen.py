@@ -34,7 +34,9 @@ class HelpScreen(ModalScreen[None]):
     """The key reference."""
 
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss", "Close", id="help.close", tooltip="Close the help"),
+        Binding(
+            "escape,q,question_mark", "dismiss", "Close", id="help.close", tooltip="Close the help"
+        ),
     ]
 
     def compose(self) -> ComposeResult:

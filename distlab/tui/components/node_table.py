@@ -46,7 +46,8 @@ class NodeTable(DataTable[Any]):
         )
         return {
             "id": node.id,
-            "state": node.state + (f" {node.signal}" if node.state == "crashed" and node.signal else ""),
+            "state": node.state
+            + (f" {node.signal}" if node.state == "crashed" and node.signal else ""),
             "role": node.role or "-",
             "term": "-" if node.term is None else str(node.term),
             "cpu": "-" if node.cpu_percent is None else f"{node.cpu_percent:.0f}",

@@ -22,7 +22,15 @@ SHAPE_HELP = {
 class PartitionMenu(ModalScreen[str | None]):
     """Returns the chosen shape's name, or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="partition.cancel", tooltip="Close without partitioning")]
+    BINDINGS = [
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            id="partition.cancel",
+            tooltip="Close without partitioning",
+        )
+    ]
 
     def __init__(self, shapes: list[str]) -> None:
         super().__init__()

@@ -41,7 +41,9 @@ def render_partition(state: LabState) -> RenderableType:
     lines: list[RenderableType] = []
     if state.partition:
         groups = state.partition.get("groups") or []
-        head = Text.assemble(("partition ", "bold"), (str(state.partition.get("shape")), "bold red"), ": ")
+        head = Text.assemble(
+            ("partition ", "bold"), (str(state.partition.get("shape")), "bold red"), ": "
+        )
         for i, g in enumerate(groups):
             if i:
                 head.append(" | ", style="bold red")

@@ -37,7 +37,14 @@ class SuitesTree(Tree[Ref]):
     """Layers, modules and tests of the current run."""
 
     BINDINGS = [
-        Binding("enter", "activate", "Open/run", id="tree.activate", tooltip="Open a failure full screen, or run the selected layer, module or test", show=False),
+        Binding(
+            "enter",
+            "activate",
+            "Open/run",
+            id="tree.activate",
+            tooltip="Open a failure full screen, or run the selected layer, module or test",
+            show=False,
+        ),
     ]
 
     def __init__(self, state: LabState, **kwargs: object) -> None:
@@ -152,7 +159,9 @@ class SuitesTree(Tree[Ref]):
     def _module_label(self, module: TreeNode[Ref]) -> Text:
         counts: dict[str, int] = {}
         for leaf in module.children:
-            test = self.state.tests.get(leaf.data.nodeid) if leaf.data and leaf.data.nodeid else None
+            test = (
+                self.state.tests.get(leaf.data.nodeid) if leaf.data and leaf.data.nodeid else None
+            )
             if test is not None:
                 counts[test.outcome] = counts.get(test.outcome, 0) + 1
         name = module.data.module.rsplit("/", 1)[-1] if module.data and module.data.module else "?"

@@ -35,8 +35,12 @@ def render_test(test: TestInfo | None, *, theme: str = "ansi_dark") -> Renderabl
     parts: list[RenderableType] = [
         Text.assemble((f"{glyph} {test.outcome.upper()}", style), "  ", (test.name, "bold")),
         Text.assemble(
-            ("layer ", "dim"), test.layer, ("  file ", "dim"), f"{test.file or test.module}:{test.line or '?'}",
-            ("  duration ", "dim"), "-" if test.duration_s is None else f"{test.duration_s:.3f}s",
+            ("layer ", "dim"),
+            test.layer,
+            ("  file ", "dim"),
+            f"{test.file or test.module}:{test.line or '?'}",
+            ("  duration ", "dim"),
+            "-" if test.duration_s is None else f"{test.duration_s:.3f}s",
         ),
     ]
     if test.markers:
@@ -47,7 +51,9 @@ def render_test(test: TestInfo | None, *, theme: str = "ansi_dark") -> Renderabl
         parts.append(Text("traceback", style="bold underline"))
         # pytest's long repr is source lines with > and E markers: Python lexing reads well.
         lexer = "pytb" if test.longrepr.startswith("Traceback") else "python"
-        parts.append(Syntax(test.longrepr, lexer, theme=theme, word_wrap=True, background_color="default"))
+        parts.append(
+            Syntax(test.longrepr, lexer, theme=theme, word_wrap=True, background_color="default")
+        )
     for title, text in (("captured stdout", test.stdout), ("captured stderr", test.stderr)):
         if text:
             parts.append(Text(title, style="bold underline"))

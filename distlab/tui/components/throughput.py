@@ -33,9 +33,12 @@ def render_compact(state: LabState, width: int) -> RenderableType:
     head.append(sparkline(values, max(values, default=0)), style="cyan")
     fail, info = state.error_rates()
     tail = Text.assemble(
-        ("errors ", "bold"), (f"{fail:.1%}", "red" if fail else ""),
-        ("  unknown ", "bold"), (f"{info:.1%}", "yellow" if info else ""),
-        ("  p99 ", "bold"), _ms(last.p99_ms if last else None),
+        ("errors ", "bold"),
+        (f"{fail:.1%}", "red" if fail else ""),
+        ("  unknown ", "bold"),
+        (f"{info:.1%}", "yellow" if info else ""),
+        ("  p99 ", "bold"),
+        _ms(last.p99_ms if last else None),
     )
     for checker, (verdict, _) in sorted(state.checks.items()):
         tail.append(f"  {checker} ", style="bold")
@@ -54,7 +57,9 @@ def render_throughput(state: LabState, width: int) -> RenderableType:
         windows = list(state.faults.values())
         # A sample is "in a fault" when any fault window overlaps the second before it.
         marks = "".join(
-            "^" if any(w.start <= s.ts and (w.end is None or w.end >= s.ts - 1.0) for w in windows) else " "
+            "^"
+            if any(w.start <= s.ts and (w.end is None or w.end >= s.ts - 1.0) for w in windows)
+            else " "
             for s in samples
         )
         last = samples[-1]
@@ -83,7 +88,9 @@ def render_throughput(state: LabState, width: int) -> RenderableType:
     for checker, (verdict, detail) in sorted(state.checks.items()):
         lines.append(
             Text.assemble(
-                (f"{checker} ", "bold"), (verdict.upper(), VERDICT_STYLE.get(verdict, "")), f"  {detail}"
+                (f"{checker} ", "bold"),
+                (verdict.upper(), VERDICT_STYLE.get(verdict, "")),
+                f"  {detail}",
             )
         )
     return Group(*lines)
