@@ -94,7 +94,7 @@ def test_close_stops_the_server_and_frees_the_ports(tmp_path: Path) -> None:
 
 def test_a_network_started_from_a_short_lived_thread_outlives_it(tmp_path: Path) -> None:
     # prctl(2) documents PR_SET_PDEATHSIG as firing when the forking *thread*
-    # ends; the backend forks from a keeper thread that lives until close().
+    # ends; distlab.proc.spawn forks on its own long-lived spawner thread.
     started: dict[str, object] = {}
 
     def start() -> None:

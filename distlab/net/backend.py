@@ -96,7 +96,20 @@ class ProxyBackend:
             control.unlink()
         self.log_path = run_dir / "net-proxy.log"
         argv = [sys.executable, "-m", "distlab.net.server", "--control", str(control)]
-        self._spawn_from_keeper([*argv, "--seed", str(seed)], run_dir)
+        try:
+            # proc.spawn forks on a thread that outlives the caller's, so a Network
+            # started from a short-lived worker thread keeps its proxies.
+            with open(self.log_path, "ab") as log:
+                self._proc = spawn(
+                    [*argv, "--seed", str(seed)],
+                    run_dir=run_dir,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    label="net-proxy",
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
+        except OSError as e:
+            raise LabError(f"cannot start the network proxy server: {e}") from None
         try:
             self._wait_ready()
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -106,42 +119,6 @@ class ProxyBackend:
             raise
         self._sock = sock
         self._reader = sock.makefile("rb")
-
-    def _spawn_from_keeper(self, argv: list[str], run_dir: Path) -> None:
-        """Spawn the server from a thread that lives until ``close``.
-
-        PR_SET_PDEATHSIG fires when the *thread* that forked the child exits,
-        so a Network started from a short-lived worker thread (a TUI worker,
-        a thread pool) would lose its proxies when that thread ended. The
-        keeper is a daemon: when this process dies, the server still dies.
-        """
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def keep() -> None:
-            try:
-                with open(self.log_path, "ab") as log:
-                    self._proc = spawn(
-                        argv,
-                        run_dir=run_dir,
-                        stdout=subprocess.PIPE,
-                        stderr=log,
-                        label="net-proxy",
-                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                    )
-            except BaseException as e:  # handed to the starting thread
-                failure.append(e)
-                return
-            finally:
-                started.set()
-            self._stopped.wait()
-
-        self._stopped = threading.Event()
-        self._keeper = threading.Thread(target=keep, name="distlab-net-keeper", daemon=True)
-        self._keeper.start()
-        started.wait()
-        if failure:
-            raise LabError(f"cannot start the network proxy server: {failure[0]}")
 
     def _wait_ready(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
@@ -168,8 +145,6 @@ class ProxyBackend:
             kill_group(self._proc)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=5)
-        if self._proc is not None:
-            self._stopped.set()
 
     # -- requests ---------------------------------------------------------
 
@@ -257,7 +232,6 @@ class ProxyBackend:
                     self._kill()
         finally:
             self._kill()
-            self._stopped.set()
             if self._sock_dir is not None:
                 with contextlib.suppress(OSError):
                     for p in Path(self._sock_dir).iterdir():

@@ -35,11 +35,7 @@ class Listing:
 
 
 def collect_layers(plans: list[LayerPlan], cwd: Path, workers: int = 2) -> list[Listing]:
-    """Collect several layers, ``workers`` at a time, in the order given.
-
-    Each pytest is spawned by the worker thread that waits for it, so
-    PDEATHSIG (tied to the forking thread) stays armed.
-    """
+    """Collect several layers, ``workers`` at a time, in the order given."""
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="collect") as pool:
         return list(pool.map(lambda p: collect_layer(p, cwd), plans))
 

@@ -112,8 +112,8 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL pytest's process group and every descendant, also those in other sessions.
 
     Nodes and proxies started by fixtures lead sessions of their own, so the
-    group kill misses them; they die with their parent thread (PDEATHSIG) but
-    we do not rely on that alone.
+    group kill misses them; they die with their parent (PDEATHSIG and the
+    guardian, see ``distlab.proc``) but we do not rely on that alone.
     """
     try:
         descendants = psutil.Process(proc.pid).children(recursive=True)

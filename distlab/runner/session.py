@@ -298,8 +298,6 @@ def _run_group(group: list[LayerPlan], ctx: LayerContext) -> list[LayerRun]:
         except BaseException as e:  # re-raised in the calling thread below
             errors.append(e)
 
-    # Each pytest is spawned by the thread that waits for it, so PDEATHSIG
-    # (tied to the forking thread) cannot fire early.
     threads = [threading.Thread(target=work, args=(p,), name=f"layer-{p.name}") for p in group]
     for t in threads:
         t.start()
