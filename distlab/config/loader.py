@@ -207,6 +207,12 @@ class _Builder:
             if not isinstance(table, dict):
                 raise self.fail(("suites", layer), f"must be a table, e.g. [suites.{layer}]")
             suites[layer] = self.table(SuiteSettings, table, ("suites", layer))
+            for package in suites[layer].coverage:
+                if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", package):
+                    raise self.fail(
+                        ("suites", layer, "coverage"),
+                        f"{package!r} is not a package name; write e.g. \"reference_system\"",
+                    )
         return suites
 
     def gates(self, raw: dict[str, Any]) -> list[GateSpec]:

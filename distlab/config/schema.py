@@ -124,6 +124,10 @@ class SuiteSettings:
     order: int = spec(0, help="layers run in ascending order", min=0, max=1000)
     parallel: bool = spec(False, help="may run at the same time as other parallel layers")
     args: list[str] = spec(factory=list, help="extra pytest arguments")
+    coverage: list[str] = spec(
+        factory=list,
+        help="packages to measure with coverage.py, in the layer and the processes it starts",
+    )
 
 
 @dataclass

@@ -1,0 +1,133 @@
+"""Coverage of a layer with coverage.py: a real process and its child measured,
+combined, reported; the config key checked at load time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from distlab.config import load
+from distlab.errors import ConfigError
+from distlab.runner.coverage import LayerCoverage, combine_run, figures_of, package_of
+
+DEMO = """
+def parent(x):
+    if x > 0:
+        return "positive"
+    return "other"
+
+
+def child(x):
+    if x > 0:
+        return "child"
+    return "never"
+"""
+
+# The parent calls parent(1) and starts a child interpreter that calls child(1):
+# child() counts as run only if the child process was measured too.
+SCRIPT = """
+import subprocess, sys
+import demo_cov.core as core
+core.parent(1)
+subprocess.run([sys.executable, "-c", "import demo_cov.core as c; c.child(1)"], check=True)
+"""
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    pkg = tmp_path / "src" / "demo_cov"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "core.py").write_text(textwrap.dedent(DEMO))
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "unused.py").write_text("def never():\n    return 1\n")
+    return tmp_path / "src"
+
+
+def run_measured(src: Path, cov: LayerCoverage, script: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(src), **cov.env()}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=src)
+
+
+def test_a_process_and_its_child_are_measured_and_reported(demo: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    cov = LayerCoverage("unit", ["demo_cov"], run_dir)
+    run_measured(demo, cov, SCRIPT)
+    assert len(list(cov.dir.glob(".coverage.*"))) == 2  # parent and child each saved data
+    figures = cov.finish()
+    assert figures is not None
+    report = json.loads((cov.dir / "coverage.json").read_text())
+    core = next(v for k, v in report["files"].items() if k.endswith("core.py"))
+    executed = set(core["executed_lines"])
+    # Line numbers of DEMO (dedented, first line empty): child's body ran in the child.
+    assert {3, 4, 8, 9, 10} <= executed and 5 not in executed and 11 not in executed
+    # core.py: 8 statements, 6 run (3 per process); sub/unused.py: 2, none run.
+    # Branches: two ifs, each taken one way only.
+    assert (figures.statements, figures.branches) == (10, 4)
+    assert figures.lines_percent == pytest.approx(60.0)
+    assert figures.branches_percent == pytest.approx(50.0)
+    assert figures.percent == pytest.approx(100 * (6 + 2) / (10 + 4))
+    # The never-imported module counts as 0%, not as absent.
+    assert figures.packages["demo_cov.sub"] == 0.0
+    assert 0 < figures.packages["demo_cov"] < 100
+    assert Path(figures.html).is_file()
+    names = [m.name for m in figures.metrics()]
+    assert names[-1] == "coverage.percent"
+    assert {m.tags.get("package") for m in figures.metrics()} >= {"demo_cov", "demo_cov.sub"}
+
+    total = combine_run(run_dir, [cov])
+    assert total is not None
+    assert total.percent == pytest.approx(figures.percent)
+    assert (run_dir / "coverage" / "html" / "index.html").is_file()
+
+
+def test_a_layer_with_no_data_has_no_figures(tmp_path: Path) -> None:
+    cov = LayerCoverage("unit", ["demo_cov"], tmp_path)
+    assert cov.finish() is None
+    assert combine_run(tmp_path, [cov]) is None
+
+
+def test_the_rcfile_names_the_packages_and_writes_one_file_per_process(tmp_path: Path) -> None:
+    text = LayerCoverage("chaos", ["a", "b.c"], tmp_path).rcfile.read_text()
+    assert "source_pkgs = a, b.c" in text
+    assert "parallel = true" in text and "branch = true" in text and "sigterm = true" in text
+
+
+@pytest.mark.parametrize(
+    ("path", "package"),
+    [
+        ("reference_system/infra/pool.py", "reference_system.infra"),
+        ("reference_system/bugs.py", "reference_system"),
+        ("/abs/reference_system/raft/core.py", "reference_system.raft"),
+        ("reference_system/queue/__init__.py", "reference_system.queue"),
+        ("elsewhere/mod.py", None),
+    ],
+)
+def test_files_are_reported_under_the_measured_packages_subpackage(
+    path: str, package: str | None
+) -> None:
+    assert package_of(path, ["reference_system"]) == package
+
+
+def test_the_more_specific_measured_package_wins() -> None:
+    assert package_of("a/b/c/d.py", ["a", "a.b"]) == "a.b.c"
+
+
+def test_figures_of_nothing_measured_are_100_percent_as_coverage_says() -> None:
+    f = figures_of({"num_statements": 0, "num_branches": 0, "percent_covered": 100.0}, {})
+    assert (f.percent, f.lines_percent, f.branches_percent) == (100.0, 100.0, 100.0)
+
+
+def test_the_config_key_rejects_a_name_that_is_not_a_package(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[suites.unit]\npaths = ["t"]\ncoverage = ["reference_system", "no good"]\n')
+    with pytest.raises(ConfigError, match=r"config.toml:3: .*coverage.*'no good' is not a package"):
+        load(path)
+    path.write_text('[suites.unit]\npaths = ["t"]\ncoverage = ["reference_system"]\n')
+    assert load(path).suites["unit"].coverage == ["reference_system"]
