@@ -76,8 +76,19 @@ EXPECTED = {
         "[scenarios.short] schedule: schedule 'short': partition at 8 s ends at 13 s, longer than",
     ),
     "64_scenario_unknown_key": (4, "[scenarios.monkey] interval: unknown key; allowed: title"),
-    "65_scenario_bad_condition": (5, "criterion availability: 'at least 0.8' is not a condition"),
+    "65_scenario_bad_condition": (
+        5,
+        "criterion availability: condition 'at least 0.8': unknown aggregate 'at'",
+    ),
     "66_scenario_negative_latency": (4, "fault latency: ms must be from 0 to 60000, got -5"),
+    "67_scenario_criterion_aggregate": (
+        5,
+        "criterion p95_ms: 'p(95) < 500' uses the aggregate p(95); a criterion judges one",
+    ),
+    "68_scenario_criterion_baseline": (
+        5,
+        "criterion availability: '>= baseline * 0.9' uses baseline; a scenario has no baseline",
+    ),
 }
 
 

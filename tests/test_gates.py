@@ -6,7 +6,15 @@ import pytest
 from gate_runs import latencies, layer, run
 
 from distlab.config.schema import GateSpec
-from distlab.gates import aborting, evaluate, metrics_of, parse_condition, parse_metric, status
+from distlab.gates import (
+    ConditionError,
+    aborting,
+    evaluate,
+    metrics_of,
+    parse_condition,
+    parse_metric,
+    status,
+)
 from distlab.gates.aggregate import aggregate, percentile
 from distlab.results import Metric
 
@@ -52,8 +60,8 @@ def test_conditions_parse_and_print_back(text: str, shown: str) -> None:
         ("< " + "(" * 50 + "1" + ")" * 50, "nested deeper"),
     ],
 )
-def test_bad_conditions_are_one_line_value_errors(text: str, says: str) -> None:
-    with pytest.raises(ValueError) as e:
+def test_bad_conditions_are_one_line_condition_errors(text: str, says: str) -> None:
+    with pytest.raises(ConditionError) as e:
         parse_condition(text)
     assert says in str(e.value)
     assert "\n" not in str(e.value)

@@ -1,4 +1,5 @@
-"""Property tests: no input crashes the gate parser; it only raises ValueError."""
+"""Property tests: no input crashes the gate parser; conditions only ever raise
+ConditionError, metric names ValueError."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distlab.gates import parse_condition, parse_metric
-from distlab.gates.expr import compute
+from distlab.gates.expr import ConditionError, compute
 
 ALPHABET = "0123456789.eE+-*/()<>=! \tpavgminxdcountsuebl_(){}:;$\x00é"
 NUMBERS = st.sampled_from(["0", "2", "1.10", ".5", "1e3", "1e308", "1e999", "95"])
@@ -27,19 +28,19 @@ CONDITIONS = st.tuples(AGGREGATES, OPS, EXPRS).map("".join)
 
 @settings(max_examples=400, deadline=None, database=None)
 @given(st.text(max_size=80))
-def test_random_text_only_ever_raises_value_error(text: str) -> None:
+def test_random_text_only_ever_raises_condition_error(text: str) -> None:
     try:
         parse_condition(text)
-    except ValueError as e:
+    except ConditionError as e:
         assert "\n" not in str(e)
 
 
 @settings(max_examples=400, deadline=None, database=None)
 @given(st.text(alphabet=ALPHABET, max_size=60))
-def test_near_miss_text_only_ever_raises_value_error(text: str) -> None:
+def test_near_miss_text_only_ever_raises_condition_error(text: str) -> None:
     try:
         parse_condition(text)
-    except ValueError:
+    except ConditionError:
         pass
 
 
@@ -48,7 +49,7 @@ def test_near_miss_text_only_ever_raises_value_error(text: str) -> None:
 def test_parsed_conditions_round_trip_and_compute(text: str, baseline: float) -> None:
     try:
         condition = parse_condition(text)
-    except ValueError:
+    except ConditionError:
         return
     # Printing a condition and parsing it again gives the very same condition.
     again = parse_condition(str(condition))
@@ -60,7 +61,7 @@ def test_parsed_conditions_round_trip_and_compute(text: str, baseline: float) ->
     )
     try:
         compute(condition.threshold, baseline)
-    except ValueError:
+    except ConditionError:
         pass
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
+from gate_runs import layer
+from gate_runs import run as gate_run
 
+from distlab.config import load
 from distlab.errors import LabError, UsageError
+from distlab.gates import ConditionError, evaluate, parse_condition
 from distlab.nemesis import (
     Lab,
     Nemesis,
@@ -22,6 +27,9 @@ from distlab.nemesis import (
     timeline,
 )
 from distlab.nemesis.scenario import ScenarioKeyError, observe
+from distlab.results import Metric
+
+ROOT = Path(__file__).resolve().parents[1]
 
 NODES = ["n1", "n2", "n3", "n4", "n5"]
 MIXED = ["kill", "pause", {"kind": "latency", "ms": [100, 1000], "jitter_ms": 10}, "partition"]
@@ -203,6 +211,70 @@ def test_criteria_judge_the_observed_value() -> None:
         UsageError, match="unknown criterion metric 'uptime'; allowed: availability"
     ):
         parse_criterion("uptime", ">= 1")
+
+
+def test_criteria_compare_as_gates_do() -> None:
+    # One condition language: == and != allow a relative 1e-9 in a gate and a criterion alike.
+    computed = 0.1 * 10 - 1e-15  # not exactly 1.0 in floating point
+    assert computed != 1.0
+    assert parse_criterion("consistency", "== 1").judge(computed).passed
+    assert parse_criterion("consistency", 1).judge(computed).passed
+    assert not parse_criterion("consistency", "== 1").judge(0.999).passed
+    assert not parse_criterion("consistency", "!= 1").judge(computed).passed
+    assert parse_criterion("error_rate", "!= 0").judge(0.5).passed
+    assert not parse_criterion("error_rate", "!= 0").judge(0.0).passed
+    assert not parse_criterion("error_rate", "!= 0").judge(None).passed
+    assert str(parse_criterion("p95_ms", "< 2 * 250")) == "p95_ms < 2 * 250"
+    assert parse_criterion("p95_ms", "< 2 * 250").judge(499).passed
+
+
+@pytest.mark.parametrize(
+    ("metric", "condition", "says"),
+    [
+        ("availability", "at least 0.8", "criterion availability: condition 'at least 0.8': "),
+        ("availability", "=> 0.8", "unexpected '=' at column 1"),
+        (
+            "availability",
+            True,
+            'criterion availability: condition must be a string such as ">= 0.8"',
+        ),
+        ("recovery_s", "<= 1/0", "criterion recovery_s: condition '<= 1/0': division by zero"),
+        ("p95_ms", "p(95) < 500", "criterion p95_ms: 'p(95) < 500' uses the aggregate p(95)"),
+        ("p95_ms", "avg < 500", "criterion p95_ms: 'avg < 500' uses the aggregate avg"),
+        (
+            "availability",
+            ">= baseline * 0.9",
+            "criterion availability: '>= baseline * 0.9' uses baseline",
+        ),
+    ],
+)
+def test_bad_criteria_are_one_line_condition_errors(
+    metric: str, condition: object, says: str
+) -> None:
+    # The gates' error type, so a caller catches one error for both.
+    with pytest.raises(ConditionError) as raised:
+        parse_criterion(metric, condition)
+    assert says in str(raised.value)
+    assert "\n" not in str(raised.value)
+    assert isinstance(raised.value, UsageError)  # exit 2 from the CLI
+
+
+def test_the_shipped_gate_and_criterion_on_1_mean_the_same() -> None:
+    config = load(ROOT / "config.toml")
+    gate = next(g for g in config.gates if g.metric == "unit.pass_rate")
+    assert gate.conditions == ["== 1"]
+    criterion = next(
+        c
+        for scenario in config.scenarios.values()
+        for c in scenario.criteria
+        if c.metric == "consistency"
+    )
+    assert criterion.condition == parse_condition(gate.conditions[0])
+    for observed in (1.0, 0.1 * 10 - 1e-15, 1 + 1e-12, 0.999, 0.0, 2.0):
+        run = gate_run(layer("unit", {"passed": 1}))
+        run.layers[0].metrics = [Metric("pass_rate", observed)]
+        (verdict,) = evaluate([gate], run)
+        assert verdict.passed == criterion.judge(observed).passed, observed
 
 
 def test_a_scenario_table_is_checked_and_scaled_for_ci() -> None:

@@ -24,6 +24,8 @@ from distlab.config.schema import (
     SuiteSettings,
 )
 from distlab.errors import ConfigError
+from distlab.gates.expr import ConditionError, parse_condition
+from distlab.gates.metrics import parse_metric
 
 # Sections that are one plain table, by name.
 TABLE_SECTIONS: dict[str, type] = {
@@ -207,12 +209,6 @@ class _Builder:
             if not isinstance(table, dict):
                 raise self.fail(("suites", layer), f"must be a table, e.g. [suites.{layer}]")
             suites[layer] = self.table(SuiteSettings, table, ("suites", layer))
-            for package in suites[layer].coverage:
-                if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", package):
-                    raise self.fail(
-                        ("suites", layer, "coverage"),
-                        f"{package!r} is not a package name; write e.g. \"reference_system\"",
-                    )
         return suites
 
     def gates(self, raw: dict[str, Any]) -> list[GateSpec]:
@@ -276,22 +272,14 @@ class _Builder:
 
     def check_metric(self, metric: str, where: tuple[str, ...]) -> None:
         try:
-            from distlab.gates import parse_metric
-        except ImportError:  # the gates package is optional at this layer
-            return
-        try:
             parse_metric(metric)
         except ValueError as e:
             raise self.fail(where, str(e)) from None
 
     def check_condition(self, condition: str, where: tuple[str, ...]) -> None:
         try:
-            from distlab.gates import parse_condition
-        except ImportError:  # the gates package is optional at this layer
-            return
-        try:
             parse_condition(condition)
-        except ValueError as e:
+        except ConditionError as e:
             raise self.fail(where, str(e)) from None
 
     def cross_check(self, config: Config) -> None:

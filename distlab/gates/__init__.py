@@ -3,7 +3,7 @@
 ::
 
     from distlab.gates import parse_condition, evaluate, metrics_of
-    parse_condition("p(95) < 50")            # Condition, or ValueError
+    parse_condition("p(95) < 50")            # Condition, or ConditionError
     metrics_of(run)                          # {"unit.pass_rate": [1.0], ...}
     evaluate(config.gates, run, baseline)    # [GateVerdict, ...]
 """
@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 from distlab.gates.evaluate import aborting, evaluate, layer_of, status
-from distlab.gates.expr import Condition, parse_condition
+from distlab.gates.expr import Condition, ConditionError, parse_condition
 from distlab.gates.metrics import MetricRef, builtin_metrics, metrics_of, parse_metric
 
 __all__ = [
     "Condition",
+    "ConditionError",
     "MetricRef",
     "aborting",
     "builtin_metrics",

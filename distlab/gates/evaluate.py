@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 from distlab.config.schema import LAYERS, GateSpec
 from distlab.gates.aggregate import observed_value, reference_value
-from distlab.gates.expr import Condition, compare, compute, parse_condition
+from distlab.gates.expr import Condition, ConditionError, compare, compute, parse_condition
 from distlab.gates.metrics import MetricRef, Selection, metrics_of, parse_metric, select
 from distlab.results import GateVerdict, RunResult
 
@@ -52,7 +52,7 @@ def evaluate(
             try:
                 ref = parse_metric(gate.metric)
                 condition = parse_condition(text)
-            except ValueError as e:
+            except (ValueError, ConditionError) as e:  # a bad metric name, a bad condition
                 verdicts.append(_verdict(gate, name, text, None, False, str(e)))
                 continue
             selection = select(run, ref)
@@ -89,7 +89,7 @@ def _judge(
         reference = reason
     try:
         threshold = compute(condition.threshold, reference)
-    except ValueError as e:
+    except ConditionError as e:
         return _verdict(gate, name, str(condition), None, False, f"{label}: {e}; FAIL")
     threshold_text = f"{condition.op} {_num(threshold)}"
     if reference is not None:

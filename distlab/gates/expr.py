@@ -19,7 +19,10 @@ Grammar (whitespace is free)::
     atom      := number | "baseline" | "(" expr ")"
 
 Parsed into a small tree and evaluated by walking it: nothing here is ever
-``eval``'d, and any bad input is a ``ValueError`` with a one-line reason.
+``eval``'d, and any bad input is a ``ConditionError`` with a one-line reason.
+
+Scenario success criteria (``distlab.nemesis.criteria``) are written in this
+language too, so ``== 1`` means the same in a gate and in a scenario.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from distlab.errors import UsageError
+
 COMPARATORS = ("<=", ">=", "==", "!=", "<", ">")
 AGGREGATES = ("p", "avg", "min", "max", "med", "sum", "rate", "count")
 EXAMPLES = "e.g. '< 50', 'p(95) <= 200', 'avg <= baseline * 1.10'"
@@ -36,6 +41,14 @@ EXAMPLES = "e.g. '< 50', 'p(95) <= 200', 'avg <= baseline * 1.10'"
 # Longer than any sane condition; keeps error messages and recursion bounded.
 MAX_LENGTH = 200
 MAX_DEPTH = 16
+
+
+class ConditionError(UsageError):
+    """A condition that does not parse, or a threshold with no value (x/0, no baseline).
+
+    The one error of the condition language, in gates and scenario criteria alike.
+    """
+
 
 _TOKEN = re.compile(
     r"""
@@ -57,14 +70,14 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Split a condition into tokens; an unknown character is a ``ValueError``."""
+    """Split a condition into tokens; an unknown character is a ``ConditionError``."""
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
             hint = "comparisons are < <= > >= == !=" if text[pos] in "=!" else EXAMPLES
-            raise ValueError(
+            raise ConditionError(
                 f"condition {_show(text)}: unexpected {text[pos]!r} at column {pos + 1}; {hint}"
             )
         kind = m.lastgroup or ""
@@ -138,12 +151,12 @@ def uses_baseline(node: Expr) -> bool:
 
 
 def compute(node: Expr, baseline: float | None = None) -> float:
-    """The value of the expression; ``ValueError`` if it has none (x/0, no baseline)."""
+    """The value of the expression; ``ConditionError`` if it has none (x/0, no baseline)."""
     if isinstance(node, Num):
         return node.value
     if isinstance(node, Baseline):
         if baseline is None:
-            raise ValueError("the condition needs a baseline value")
+            raise ConditionError("the condition needs a baseline value")
         return baseline
     if isinstance(node, Neg):
         return -compute(node.operand, baseline)
@@ -156,10 +169,10 @@ def compute(node: Expr, baseline: float | None = None) -> float:
         value = left * right
     else:
         if right == 0:
-            raise ValueError(f"division by zero in {node}")
+            raise ConditionError(f"division by zero in {node}")
         value = left / right
     if not math.isfinite(value):
-        raise ValueError(f"{node} is not a finite number")
+        raise ConditionError(f"{node} is not a finite number")
     return value
 
 
@@ -193,7 +206,11 @@ class Condition:
 
 
 def compare(op: str, observed: float, threshold: float) -> bool:
-    """Apply a comparison operator."""
+    """Apply a comparison operator.
+
+    ``==`` and ``!=`` allow a relative difference of 1e-9: an observed figure is
+    computed in floating point, and ``0.1 * 10`` must count as ``== 1``.
+    """
     if op == "<":
         return observed < threshold
     if op == "<=":
@@ -206,17 +223,17 @@ def compare(op: str, observed: float, threshold: float) -> bool:
         return math.isclose(observed, threshold, rel_tol=1e-9, abs_tol=1e-12)
     if op == "!=":
         return not math.isclose(observed, threshold, rel_tol=1e-9, abs_tol=1e-12)
-    raise ValueError(f"unknown comparison {op!r}; allowed: {' '.join(COMPARATORS)}")
+    raise ConditionError(f"unknown comparison {op!r}; allowed: {' '.join(COMPARATORS)}")
 
 
 def parse_condition(text: str) -> Condition:
-    """Parse one gate condition such as ``"p(95) < 50"``; ``ValueError`` on bad input."""
+    """Parse one gate condition such as ``"p(95) < 50"``; ``ConditionError`` on bad input."""
     if not isinstance(text, str):
-        raise ValueError(f"a condition must be a string such as '< 50', got {text!r}")
+        raise ConditionError(f"a condition must be a string such as '< 50', got {text!r}")
     if len(text) > MAX_LENGTH:
-        raise ValueError(f"condition is {len(text)} characters long; at most {MAX_LENGTH}")
+        raise ConditionError(f"condition is {len(text)} characters long; at most {MAX_LENGTH}")
     if not text.strip():
-        raise ValueError(f"condition is empty; {EXAMPLES}")
+        raise ConditionError(f"condition is empty; {EXAMPLES}")
     return _Parser(text).condition()
 
 
@@ -239,10 +256,10 @@ class _Parser:
             self.pos += 1
         return token
 
-    def fail(self, what: str, token: Token | None = None) -> ValueError:
+    def fail(self, what: str, token: Token | None = None) -> ConditionError:
         token = token or self.peek
         found = "the end" if token.kind == "end" else repr(token.text)
-        return ValueError(
+        return ConditionError(
             f"condition {_show(self.text)}: expected {what}, found {found} "
             f"at column {token.column}; {EXAMPLES}"
         )
@@ -258,8 +275,8 @@ class _Parser:
         if not uses_baseline(threshold):
             try:
                 compute(threshold)
-            except ValueError as e:
-                raise ValueError(f"condition {_show(self.text)}: {e}") from None
+            except ConditionError as e:
+                raise ConditionError(f"condition {_show(self.text)}: {e}") from None
         return Condition(self.text, aggregate, percentile, op, threshold)
 
     def aggregate(self) -> tuple[str | None, float | None]:
@@ -268,7 +285,7 @@ class _Parser:
             return None, None
         name = token.text.lower()
         if name not in AGGREGATES:
-            raise ValueError(
+            raise ConditionError(
                 f"condition {_show(self.text)}: unknown aggregate {token.text!r} at column "
                 f"{token.column}; allowed: p(N), {', '.join(AGGREGATES[1:])}"
             )
@@ -281,7 +298,7 @@ class _Parser:
         number = self.take()
         value = float(number.text)
         if not 0 <= value <= 100:
-            raise ValueError(
+            raise ConditionError(
                 f"condition {_show(self.text)}: percentile must be from 0 to 100, got {number.text}"
             )
         self.expect(")", "')' to close p(")
@@ -315,7 +332,7 @@ class _Parser:
     def nested(self, rule: Callable[[], Expr]) -> Expr:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise ValueError(f"condition {_show(self.text)}: nested deeper than {MAX_DEPTH}")
+            raise ConditionError(f"condition {_show(self.text)}: nested deeper than {MAX_DEPTH}")
         try:
             return rule()
         finally:
@@ -326,7 +343,7 @@ class _Parser:
         if token.kind == "number":
             value = float(token.text)
             if not math.isfinite(value):
-                raise ValueError(f"condition {_show(self.text)}: {token.text} is too large")
+                raise ConditionError(f"condition {_show(self.text)}: {token.text} is too large")
             return Num(value)
         if token.kind == "name" and token.text.lower() == "baseline":
             return Baseline()
@@ -335,7 +352,7 @@ class _Parser:
             self.expect(")", "')'")
             return node
         if token.kind == "name":
-            raise ValueError(
+            raise ConditionError(
                 f"condition {_show(self.text)}: unknown name {token.text!r} at column "
                 f"{token.column}; a threshold is a number or uses 'baseline'"
             )

@@ -10,18 +10,22 @@ A criterion is a metric and a condition, ``availability >= 0.8``. Metrics:
   answered it rarely said no";
 - ``recovery_s``: the slowest recovery after a heal (a window never recovered fails);
 - ``p95_ms``: 95th percentile latency of ok and fail ops, all functions together.
+
+A condition is written in the gates' language (``distlab.gates.expr``) and
+compared the same way: ``== 1`` holds within a relative 1e-9 in a gate and in
+a criterion alike, and ``!=`` exists in both. A criterion judges one observed
+value of one run, so an aggregate (``p(95)``, ``avg``) or ``baseline`` is
+refused with a one-line error naming the criterion.
 """
 
 from __future__ import annotations
 
 import math
-import operator
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from distlab.errors import UsageError
+from distlab.gates.expr import Condition, ConditionError, compare, compute, parse_condition
 
 METRICS: dict[str, str] = {
     "availability": "share of ops that completed ok (0..1)",
@@ -31,32 +35,27 @@ METRICS: dict[str, str] = {
     "p95_ms": "95th percentile latency in ms over ok and fail ops",
 }
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    ">": operator.gt,
-    "<": operator.lt,
-    "==": operator.eq,
-}
-_CONDITION = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$")
-
 
 @dataclass(frozen=True)
 class Criterion:
-    """``metric op threshold``, e.g. availability >= 0.8."""
+    """A metric and a condition, e.g. availability >= 0.8."""
 
     metric: str
-    op: str
-    threshold: float
+    condition: Condition
+
+    @property
+    def threshold(self) -> float:
+        # parse_criterion refused baselines and checked the value, so this cannot fail.
+        return compute(self.condition.threshold)
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.threshold:g}"
+        return f"{self.metric} {self.condition}"
 
     def judge(self, observed: float | None) -> CriterionVerdict:
         passed = (
             observed is not None
             and math.isfinite(observed)
-            and _OPS[self.op](observed, self.threshold)
+            and compare(self.condition.op, observed, self.threshold)
         )
         return CriterionVerdict(self, observed, bool(passed))
 
@@ -76,29 +75,40 @@ class CriterionVerdict:
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.criterion.metric,
-            "condition": f"{self.criterion.op} {self.criterion.threshold:g}",
+            "condition": str(self.criterion.condition),
             "observed": self.observed,
             "passed": self.passed,
         }
 
 
 def parse_criterion(metric: Any, condition: Any) -> Criterion:
-    """``parse_criterion("availability", ">= 0.8")``; a UsageError names what is allowed."""
+    """``parse_criterion("availability", ">= 0.8")``; a bare number means ``== number``.
+
+    An unknown metric is a ``UsageError``; a bad condition a ``ConditionError``
+    (the gates' error, itself a ``UsageError``) starting ``criterion <metric>:``.
+    """
     if metric not in METRICS:
         raise UsageError(f"unknown criterion metric {metric!r}; allowed: {', '.join(METRICS)}")
     if isinstance(condition, bool) or not isinstance(condition, str | int | float):
-        raise UsageError(
+        raise ConditionError(
             f'criterion {metric}: condition must be a string such as ">= 0.8", got {condition!r}'
         )
-    if isinstance(condition, int | float):
-        condition = f"== {condition}"
-    m = _CONDITION.match(condition)
-    if not m:
-        raise UsageError(
-            f'criterion {metric}: {condition!r} is not a condition; write "OP NUMBER" with OP one of '
-            + " ".join(_OPS)
+    text = condition if isinstance(condition, str) else f"== {condition!r}"
+    try:
+        parsed = parse_condition(text)
+    except ConditionError as e:
+        raise ConditionError(f"criterion {metric}: {e}") from None
+    if parsed.uses_baseline:
+        raise ConditionError(
+            f"criterion {metric}: {text!r} uses baseline; a scenario has no baseline run, "
+            "give a number"
         )
-    return Criterion(metric, m.group(1), float(m.group(2)))
+    if parsed.aggregate:
+        raise ConditionError(
+            f"criterion {metric}: {text!r} uses the aggregate {parsed.aggregate_label}; "
+            f'a criterion judges one observed value, write e.g. "{parsed.op} {parsed.threshold}"'
+        )
+    return Criterion(metric, parsed)
 
 
 def parse_criteria(table: Any) -> list[Criterion]:
