@@ -19,8 +19,8 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from distlab.checkers.history import History, Op
 from distlab.checkers.models import UNKNOWN, Model
 from distlab.checkers.values import thaw
 from distlab.checkers.verdict import Verdict, compose
-from distlab.checkers.wgl import SearchResult, search
+from distlab.checkers.wgl import STOPPED, SearchResult, search
 
 # Each key first gets this long in the calling process; only keys that need
 # more are searched in worker processes, whose start-up (~0.1 s) would
@@ -49,7 +49,11 @@ CX_FACTOR = 5.0
 
 @dataclass
 class KeyResult:
-    """The verdict for one key's sub-history."""
+    """The verdict for one key's sub-history.
+
+    ``counterexample`` is computed when first read (and kept): a check whose
+    explanation nobody shows does not pay for it.
+    """
 
     key: Hashable
     verdict: Verdict
@@ -58,7 +62,21 @@ class KeyResult:
     reason: str = ""
     steps: int = 0
     states: int = 0
-    counterexample: Counterexample | None = None
+    explainer: Callable[[], Counterexample] | None = field(default=None, repr=False, compare=False)
+    _counterexample: Counterexample | None = field(default=None, init=False, repr=False)
+
+    @property
+    def stopped(self) -> bool:
+        """Not searched to the end because another key had already made the history invalid."""
+        return self.reason == STOPPED
+
+    @property
+    def counterexample(self) -> Counterexample | None:
+        """Why an invalid key is not linearizable (None if not invalid or explain=False)."""
+        if self._counterexample is None and self.explainer is not None:
+            self._counterexample = self.explainer()
+            self.explainer = None
+        return self._counterexample
 
 
 @dataclass
@@ -77,7 +95,13 @@ class LinearizabilityResult:
 
     @property
     def unknown(self) -> list[KeyResult]:
-        return [k for k in self.keys if k.verdict is Verdict.UNKNOWN]
+        """Keys whose search ran out of budget (not those stopped early)."""
+        return [k for k in self.keys if k.verdict is Verdict.UNKNOWN and not k.stopped]
+
+    @property
+    def stopped(self) -> list[KeyResult]:
+        """Keys left unsearched once another key was found invalid."""
+        return [k for k in self.keys if k.stopped]
 
     def summary(self) -> str:
         """One line: verdict, ops, keys, and what went wrong where."""
@@ -87,6 +111,8 @@ class LinearizabilityResult:
         if self.unknown:
             reasons = sorted({k.reason for k in self.unknown})
             text += f"; unknown ({', '.join(reasons)}): {_keys(self.unknown)}"
+        if self.stopped:
+            text += f"; {len(self.stopped)} keys not searched to the end (verdict already final)"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,13 +168,17 @@ def check_linearizable(
     *,
     budget_s: float | None = None,
     workers: int | None = None,
-    counterexample: bool = True,
+    explain: bool = True,
+    all_keys: bool = False,
     slice_s: float = SLICE_S,
 ) -> LinearizabilityResult:
     """Check a history against ``model``; ``budget_s`` bounds the whole check.
 
     ``workers``: processes for the keys that need more than ``slice_s`` each
-    (default: the CPU count).
+    (default: the CPU count). Once one key is invalid the verdict cannot
+    change, so the other keys' searches stop (their ``KeyResult.stopped``)
+    unless ``all_keys`` asks for every bad key. ``explain=False``: no
+    counterexamples; otherwise each is computed when first read.
     """
     start = time.monotonic()
     deadline = None if budget_s is None else start + budget_s
@@ -159,7 +189,11 @@ def check_linearizable(
     outcomes: list[tuple[SearchResult, float]] = []
     hard: list[int] = []
     pass_end = start + FIRST_PASS_S
+    final = False  # a key is invalid and all_keys is off: the verdict is settled
     for n, (_, ops) in enumerate(items):
+        if final:
+            outcomes.append((SearchResult(Verdict.UNKNOWN, STOPPED), 0.0))
+            continue
         if slice_s <= 0 or time.monotonic() > pass_end:  # the rest go to the workers
             hard.append(n)
             outcomes.append((SearchResult(Verdict.UNKNOWN), 0.0))
@@ -170,26 +204,27 @@ def check_linearizable(
         if res.verdict is Verdict.UNKNOWN and res.reason == "time budget" and cut == slice_end:
             hard.append(n)
         outcomes.append((res, elapsed))
+        final = res.verdict is Verdict.INVALID and not all_keys
+    if final:
+        for n in hard:
+            outcomes[n] = (SearchResult(Verdict.UNKNOWN, STOPPED), outcomes[n][1])
+        hard = []
     # Keys that outlived their slice get the rest of the budget, spread over processes.
     if workers is None:
         workers = os.cpu_count() or 1
     workers = max(1, min(workers, len(hard)))
     hard_items = [items[n] for n in hard]
     if workers > 1:
-        again = _search_parallel(hard_items, model, deadline, workers)
+        again = _search_parallel(hard_items, model, deadline, workers, all_keys)
     else:
-        again = [_search_one(ops, model, deadline) for _, ops in hard_items]
+        again = _search_serial([ops for _, ops in hard_items], model, deadline, all_keys)
     for n, (res, elapsed) in zip(hard, again, strict=True):
         outcomes[n] = (res, elapsed + outcomes[n][1])
     results = []
     for (key, ops), (res, elapsed) in zip(items, outcomes, strict=True):
         kr = KeyResult(key, res.verdict, len(ops), elapsed, res.reason, res.steps, res.states)
-        if res.verdict is Verdict.INVALID and counterexample:
-            # Explaining costs a few more searches of the key: bound it by the
-            # cost of finding the problem, so a huge invalid key stays cheap.
-            spend = time.monotonic() + max(CX_MIN_S, CX_FACTOR * elapsed)
-            cx_deadline = spend if deadline is None else min(deadline, spend)
-            kr.counterexample = find_counterexample(key, ops, model, cx_deadline)
+        if res.verdict is Verdict.INVALID and explain:
+            kr.explainer = _explainer(key, ops, model, elapsed, budget_s, res.stuck)
         results.append(kr)
     verdict = compose(k.verdict for k in results)
     return LinearizabilityResult(
@@ -197,41 +232,113 @@ def check_linearizable(
     )
 
 
+def _explainer(
+    key: Hashable,
+    ops: list[Op],
+    model: Model,
+    elapsed: float,
+    budget_s: float | None,
+    hint: int | float | None,
+) -> Callable[[], Counterexample]:
+    def explain() -> Counterexample:
+        # Explaining costs a few more searches of the key: bound it by the
+        # cost of finding the problem, so a huge invalid key stays cheap.
+        allowance = max(CX_MIN_S, CX_FACTOR * elapsed)
+        if budget_s is not None:
+            allowance = min(allowance, budget_s)
+        return find_counterexample(key, ops, model, time.monotonic() + allowance, hint)
+
+    return explain
+
+
 def _search_one(
-    ops: Sequence[Op], model: Model, deadline: float | None
+    ops: Sequence[Op],
+    model: Model,
+    deadline: float | None,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[SearchResult, float]:
     t0 = time.monotonic()
-    res = search(ops, model, deadline=deadline, max_states=MAX_STATES)
+    res = search(ops, model, deadline=deadline, max_states=MAX_STATES, stop=stop)
     return res, time.monotonic() - t0
 
 
-def _search_chunk(
-    chunk: list[list[Op]], model: Model, deadline: float | None
+def _search_serial(
+    chunk: Sequence[list[Op]],
+    model: Model,
+    deadline: float | None,
+    all_keys: bool,
+    stop: Callable[[], bool] | None = None,
+    on_invalid: Callable[[], None] | None = None,
 ) -> list[tuple[SearchResult, float]]:
-    return [_search_one(ops, model, deadline) for ops in chunk]
+    """Search keys one after another; once one is invalid (and not ``all_keys``)
+    or ``stop`` says so, the rest are left ``stopped``."""
+    out: list[tuple[SearchResult, float]] = []
+    settled = False
+    for ops in chunk:
+        if settled or (stop is not None and stop()):
+            out.append((SearchResult(Verdict.UNKNOWN, STOPPED), 0.0))
+            continue
+        res, elapsed = _search_one(ops, model, deadline, stop)
+        out.append((res, elapsed))
+        if res.verdict is Verdict.INVALID and not all_keys:
+            settled = True
+            if on_invalid is not None:
+                on_invalid()
+    return out
 
 
 # What forked workers search: set just before the pool forks them, so the ops
 # reach the workers through copy-on-write memory instead of pickles (pickling
 # an Op costs about as much as searching it).
 _SHARED: tuple[Model | None, list[list[Op]]] = (None, [])
+# The pool's stop flag, handed to each worker when it starts.
+_STOP: Any = None
 
 
-def _search_shared(indexes: list[int], deadline: float | None) -> list[tuple[SearchResult, float]]:
-    model, parts = _SHARED
-    assert model is not None
-    return [_search_one(parts[i], model, deadline) for i in indexes]
-
-
-def _die_with_parent() -> None:
+def _worker_init(stop: Any) -> None:
+    global _STOP
+    _STOP = stop
     # A worker must not outlive the check if the parent is killed.
     from distlab.proc import _die_with_parent as preexec
 
     preexec(9)()
 
 
+def _in_worker(
+    chunk: Sequence[list[Op]], model: Model, deadline: float | None, all_keys: bool
+) -> list[tuple[SearchResult, float]]:
+    stop = _STOP
+    # An invalid key stops every worker's search at its next clock check.
+    return _search_serial(
+        chunk,
+        model,
+        deadline,
+        all_keys,
+        stop=stop.is_set,
+        on_invalid=None if all_keys else stop.set,
+    )
+
+
+def _search_chunk(
+    chunk: list[list[Op]], model: Model, deadline: float | None, all_keys: bool
+) -> list[tuple[SearchResult, float]]:
+    return _in_worker(chunk, model, deadline, all_keys)
+
+
+def _search_shared(
+    indexes: list[int], deadline: float | None, all_keys: bool
+) -> list[tuple[SearchResult, float]]:
+    model, parts = _SHARED
+    assert model is not None
+    return _in_worker([parts[i] for i in indexes], model, deadline, all_keys)
+
+
 def _search_parallel(
-    items: list[tuple[Hashable, list[Op]]], model: Model, deadline: float | None, workers: int
+    items: list[tuple[Hashable, list[Op]]],
+    model: Model,
+    deadline: float | None,
+    workers: int,
+    all_keys: bool = False,
 ) -> list[tuple[SearchResult, float]]:
     global _SHARED
     # Deal keys (biggest first) into chunks of about equal op counts, a few
@@ -248,24 +355,39 @@ def _search_parallel(
     # forkserver, and then the ops (and the model) must be pickled.
     forking = threading.active_count() == 1
     ctx = multiprocessing.get_context("fork" if forking else "forkserver")
-    out: list[tuple[SearchResult, float] | None] = [None] * len(items)
+    stop = ctx.Event()
+    stopped = (SearchResult(Verdict.UNKNOWN, STOPPED), 0.0)
+    out: list[tuple[SearchResult, float]] = [stopped] * len(items)
     if forking:
         _SHARED = (model, [ops for _, ops in items])
     try:
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent) as pool:
-            if forking:
-                futures = [(m, pool.submit(_search_shared, m, deadline)) for m in members]
-            else:
-                futures = [
-                    (m, pool.submit(_search_chunk, [items[i][1] for i in m], model, deadline))
-                    for m in members
-                ]
-            for m, fut in futures:
-                for i, r in zip(m, fut.result(), strict=True):
-                    out[i] = r
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_worker_init, initargs=(stop,)
+        ) as pool:
+            futures: dict[Future[list[tuple[SearchResult, float]]], list[int]] = {}
+            for m in members:
+                if forking:
+                    fut = pool.submit(_search_shared, m, deadline, all_keys)
+                else:
+                    fut = pool.submit(
+                        _search_chunk, [items[i][1] for i in m], model, deadline, all_keys
+                    )
+                futures[fut] = m
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    if fut.cancelled():
+                        continue
+                    for i, r in zip(futures[fut], fut.result(), strict=True):
+                        out[i] = r
+                if stop.is_set():
+                    # Chunks not started yet never start; running ones see the flag.
+                    for fut in pending:
+                        fut.cancel()
     finally:
         _SHARED = (None, [])
-    return [r for r in out if r is not None]
+    return out
 
 
 def prefix(ops: Sequence[Op], cut: int | float, model: Model) -> list[Op]:
@@ -298,26 +420,50 @@ def prefix(ops: Sequence[Op], cut: int | float, model: Model) -> list[Op]:
 
 
 def find_counterexample(
-    key: Hashable, ops: Sequence[Op], model: Model, deadline: float | None
+    key: Hashable,
+    ops: Sequence[Op],
+    model: Model,
+    deadline: float | None,
+    hint: int | float | None = None,
 ) -> Counterexample:
     """The shortest invalid prefix of an invalid key, with its longest linearization.
 
-    Past ``deadline`` the binary search stops at the shortest prefix proven
-    invalid so far: still a true counterexample, only maybe not the shortest.
+    ``hint``: a completion time where the prefix probably ends (the full
+    search's ``stuck``); tried first with its predecessor, which usually
+    settles it in two searches instead of a binary search's seven or more.
+    Past ``deadline`` the search stops at the shortest prefix proven invalid
+    so far: still a true counterexample, only maybe not the shortest.
     """
     cuts = sorted({op.ret for op in ops if op.ret is not None})
     lo, hi = 0, len(cuts) - 1  # cuts[hi] is known invalid (it is the whole history)
+    found: dict[int, tuple[list[Op], SearchResult]] = {}
+
+    def invalid_at(n: int) -> bool:
+        cut_ops = prefix(ops, cuts[n], model)
+        res = search(cut_ops, model, deadline=deadline, max_states=MAX_STATES, track_longest=True)
+        if res.verdict is Verdict.INVALID:
+            found[n] = (cut_ops, res)
+        return res.verdict is Verdict.INVALID
+
+    if hint is not None and hint in cuts:
+        at = cuts.index(hint)
+        if invalid_at(at):
+            hi = at
+            if at > 0 and not invalid_at(at - 1):
+                lo = at
+        else:
+            lo = at + 1
     while lo < hi and (deadline is None or time.monotonic() < deadline):
         mid = (lo + hi) // 2
-        res = search(prefix(ops, cuts[mid], model), model, deadline=deadline, max_states=MAX_STATES)
-        if res.verdict is Verdict.INVALID:
+        if invalid_at(mid):
             hi = mid
         else:
             lo = mid + 1
-    cut_ops = prefix(ops, cuts[hi], model)
-    res = search(cut_ops, model, deadline=deadline, max_states=MAX_STATES, track_longest=True)
-    if res.verdict is not Verdict.INVALID:  # out of budget on the last pass: show the cut only
-        return Counterexample(key, model, cut_ops, cuts[hi], [], None)
+    if hi not in found:
+        invalid_at(hi)
+    if hi not in found:  # out of budget on the last pass: show the cut only
+        return Counterexample(key, model, prefix(ops, cuts[hi], model), cuts[hi], [], None)
+    cut_ops, res = found[hi]
     return Counterexample(
         key,
         model,

@@ -26,7 +26,7 @@ Pure: no I/O, no clocks except the optional deadline.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ _INF = float("inf")
 _CHECK_MASK = 2047  # check the clock every 2048 iterations (a clock read is not free)
 _ENTRY_BYTES = 150  # about what one memo entry costs: tuple, set slot, small ints
 MAX_MEMO_BYTES = 300_000_000  # two workers at their budgets plus the parent stay under 1 GB
+STOPPED = "stopped"  # the reason of a search ended by its caller's ``stop``
 
 
 @dataclass
@@ -52,6 +53,10 @@ class SearchResult:
     # given) and the op whose return stopped it.
     longest: list[int] = field(default_factory=list)
     blocked: int | None = None
+    # For invalid: the latest completion time at which the search had to
+    # backtrack -- where the shortest invalid prefix usually ends, so the
+    # counterexample's search starts there.
+    stuck: int | float | None = None
 
 
 def search(
@@ -62,12 +67,15 @@ def search(
     max_states: int = 4_000_000,
     max_bytes: int = MAX_MEMO_BYTES,
     track_longest: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> SearchResult:
     """Is this sequence of ops (one key, no ``fail`` ops) linearizable under ``model``?
 
     ``deadline`` is a ``time.monotonic()`` value; past it, or past
     ``max_states`` memo entries or about ``max_bytes`` of memo, the verdict
-    is ``unknown``.
+    is ``unknown``. ``stop`` is asked as often as the clock; once it says
+    true the search ends ``unknown`` with reason ``stopped`` (the caller
+    already knows the verdict of the whole history).
     """
     n = len(ops)
     step = [model.compile(op.f, op.value, op.output) for op in ops]
@@ -119,6 +127,7 @@ def search(
     stack: list[tuple[int, Any, int, tuple[int, ...]]] = []
     longest: list[int] = []
     blocked: int | None = None
+    stuck_at = -1  # the latest return entry backtracked at (entries are in time order)
     steps = 0
     e = nxt[head]
     while remaining:
@@ -126,6 +135,8 @@ def search(
         if not steps & _CHECK_MASK:
             if deadline is not None and time.monotonic() > deadline:
                 return SearchResult(Verdict.UNKNOWN, "time budget", steps, len(cache))
+            if stop is not None and stop():
+                return SearchResult(Verdict.UNKNOWN, STOPPED, steps, len(cache))
             if len(cache) > max_states or memo_bytes > max_bytes:
                 return SearchResult(Verdict.UNKNOWN, "memory budget", steps, len(cache))
         if is_call[e]:
@@ -164,8 +175,18 @@ def search(
             if track_longest and len(stack) > len(longest):
                 longest = [op_of[entry[0]] for entry in stack]
                 blocked = op_of[e]
+            if e > stuck_at:
+                stuck_at = e
             if not stack:
-                return SearchResult(Verdict.INVALID, "", steps, len(cache), longest, blocked)
+                return SearchResult(
+                    Verdict.INVALID,
+                    "",
+                    steps,
+                    len(cache),
+                    longest,
+                    blocked,
+                    ops[op_of[stuck_at]].ret,
+                )
             e, state, hi, holes = stack.pop()
             i = op_of[e]
             if is_info[i]:
