@@ -28,6 +28,8 @@ typecheck: setup
 test: setup lint typecheck
 	$(PY) -m pytest tests/
 	$(VENV)/bin/distlab --ci
+	@command -v node >/dev/null || (apt-get update -q && apt-get install -y -q nodejs)
+	$(PY) -m pytest -q examples/js-kv/test_both_modes.py
 
 bench: setup
 	$(PY) bench/run_all.py

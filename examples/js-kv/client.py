@@ -1,0 +1,69 @@
+"""The workload client for js-kv: one Jepsen "process" speaking the node's HTTP API.
+
+distlab's workload opens one ``KVClient`` per logical client and a fresh one
+whenever an op's outcome is unknown. Each client talks to one node (process
+``p`` to node ``p mod N``), so in naive mode different clients see different
+replicas, which is what exposes the missing consistency.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from distlab.workload import Client, Completion
+from distlab.workload.ops import Operation
+
+
+class KVClient(Client):
+    """Reads, writes and compare-and-sets of one register per key, over HTTP."""
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.conn = http.client.HTTPConnection(*address, timeout=2.0)
+
+    def invoke(self, op: Operation, timeout_s: float) -> Completion:
+        self.conn.timeout = timeout_s
+        if op.f == "read":
+            status, body = self._call("GET", f"/kv/{op.key}")
+        elif op.f == "write":
+            status, body = self._call("PUT", f"/kv/{op.key}", {"value": op.value})
+        elif op.f == "cas":
+            expected, new = op.value
+            status, body = self._call("POST", f"/cas/{op.key}", {"expected": expected, "new": new})
+        else:
+            return Completion.fail(f"js-kv has no op {op.f!r}")
+        if status == 200:
+            return Completion.ok(body.get("value") if op.f == "read" else None)
+        if status == 409:
+            return Completion.fail("cas mismatch")  # the leader compared and refused: no effect
+        if body.get("definite") or op.f == "read":
+            # A read that did not answer changed nothing, so it is a plain failure.
+            return Completion.fail(body.get("error", f"HTTP {status}"))
+        return Completion.unknown(body.get("error", f"HTTP {status}"))
+
+    def _call(self, method: str, path: str, payload: Any = None) -> tuple[int, dict[str, Any]]:
+        # A timeout or a reset raises out of invoke: the workload records it as unknown (info).
+        body = None if payload is None else json.dumps(payload)
+        self.conn.request(method, path, body=body, headers={"content-type": "application/json"})
+        reply = self.conn.getresponse()
+        return reply.status, json.loads(reply.read() or b"{}")
+
+    def close(self) -> None:
+        # May be called from the workload's watchdog thread while a call hangs:
+        # shutting the socket down wakes the blocked read.
+        sock = self.conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.conn.close()
+
+
+def client_factory(cluster: Any) -> Callable[[int], KVClient]:
+    """``workload(client_factory(cluster), ...)``: process ``p`` talks to node ``p mod N``."""
+    addresses = [cluster.client_address(node) for node in cluster.ids]
+    return lambda process: KVClient(addresses[process % len(addresses)])
