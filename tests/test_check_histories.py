@@ -71,7 +71,10 @@ BAD = {
     "invoke_twice": ":2: process 0 invoked again",
     "bad_type": ":2: type must be one of",
     "cas_not_pair": ":1: cas value must be [expected, new]",
-    "missing_time": ":2: time must be a number",
+    "missing_time": ":2: time must be a finite number",
+    "time_nan": ":1: time must be a finite number of nanoseconds >= 0, got NaN",
+    "time_infinite": ":2: time must be a finite number of nanoseconds >= 0, got Infinity",
+    "garbage_only": ": no complete record; its only line is torn or not JSON",
     "not_an_object": ":2: expected a JSON object",
     "completion_f_mismatch": ":2: ok f 'read' does not match",
 }

@@ -18,6 +18,7 @@ from distlab.checkers.linearizability import (
     check_linearizable,
 )
 from distlab.checkers.models import ILLEGAL, KV, MODELS, UNKNOWN, Model, Register, get_model
+from distlab.checkers.queue import check_queue, check_set
 from distlab.checkers.verdict import Verdict, compose
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Register",
     "Verdict",
     "check_linearizable",
+    "check_queue",
+    "check_set",
     "compose",
     "from_records",
     "get_model",

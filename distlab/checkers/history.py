@@ -34,8 +34,18 @@ except ImportError:  # orjson is a dependency, but a missing wheel must not stop
     _fast_loads = json.loads
 
 TYPES = ("invoke", "ok", "fail", "info")
+_INF = float("inf")
 _LONG_NUMBER = re.compile(r"\d{20}")
 NEMESIS = "nemesis"
+
+
+def _show_time(t: Any) -> str:
+    # json.dumps would print NaN and Infinity as JSON they are not
+    if type(t) is float and t != t:
+        return "NaN"
+    if type(t) is float and t in (_INF, -_INF):
+        return "Infinity" if t > 0 else "-Infinity"
+    return show(t)
 
 
 class HistoryError(UsageError):
@@ -119,8 +129,12 @@ class _Builder:
         if kind not in TYPES:
             raise self.fail(line, f"type must be one of {', '.join(TYPES)}, got {show(kind)}")
         t = rec.get("time")
-        if (type(t) is not int and type(t) is not float) or t < 0:
-            raise self.fail(line, f"time must be a number of nanoseconds >= 0, got {show(t)}")
+        if (type(t) is not int and type(t) is not float) or not 0 <= t < _INF:
+            # NaN fails every comparison, so it would switch off the
+            # backwards-time check for the rest of the file: refused, as is inf.
+            raise self.fail(
+                line, f"time must be a finite number of nanoseconds >= 0, got {_show_time(t)}"
+            )
         if t < self.last_time:
             raise self.fail(
                 line,
@@ -195,6 +209,11 @@ class _Builder:
                 raise self.fail(line, str(e)) from None
 
     def finish(self) -> History:
+        if not self.history.ops and not self.history.nemesis and self.history.torn_tail:
+            raise HistoryError(
+                f"{self.history.source}: no complete record; its only line is torn or not "
+                "JSON (expected one JSON object per line)"
+            )
         if not self.history.ops and not self.history.nemesis:
             raise HistoryError(
                 f"{self.history.source}: empty history; expected one JSON object per line"
