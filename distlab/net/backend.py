@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from distlab.errors import LabError, UsageError
+from distlab.net import ops
 from distlab.net.faults import Flow, FlowFaults
 from distlab.proc import kill_group, spawn
 
@@ -148,9 +149,9 @@ class ProxyBackend:
 
     # -- requests ---------------------------------------------------------
 
-    def request(self, op: str, **fields: Any) -> Any:
+    def request(self, op: ops.Op) -> Any:
         """Send one control request and return its result, raising its error here."""
-        req = {"op": op, **fields}
+        req = ops.encode(op)
         with self._lock:
             if self._closed:
                 raise LabError("the network is closed")
@@ -163,7 +164,7 @@ class ProxyBackend:
             raise LabError(f"network proxy: {error}")
         return reply.get("result")
 
-    def _remote(self, req: dict[str, Any]) -> dict[str, Any]:
+    def _remote(self, req: ops.Wire) -> dict[str, Any]:
         assert self._sock is not None
         try:
             self._sock.settimeout(REQUEST_TIMEOUT_S)
@@ -178,34 +179,25 @@ class ProxyBackend:
     # -- the Backend protocol ---------------------------------------------
 
     def add_link(self, src: str, dst: str, upstream: tuple[str, int]) -> int:
-        return int(self.request("add_link", src=src, dst=dst, upstream=list(upstream)))
+        return int(self.request(ops.AddLink(src, dst, upstream)))
 
     def add_ingress(
         self, dst: str, upstream: tuple[str, int], identify: str, unidentified: str
     ) -> int:
-        return int(
-            self.request(
-                "add_ingress",
-                dst=dst,
-                upstream=list(upstream),
-                identify=identify,
-                unidentified=unidentified,
-            )
-        )
+        return int(self.request(ops.AddIngress(dst, upstream, identify, unidentified)))
 
     def apply(self, changes: dict[Flow, FlowFaults], reset_gaps: bool = False) -> None:
         if changes:
-            wire = [[s, d, None if f.healthy else f.as_wire()] for (s, d), f in changes.items()]
-            self.request("set_faults", faults=wire, reset_gaps=reset_gaps)
+            self.request(ops.SetFaults(tuple(changes.items()), reset_gaps))
 
     def set_topology(self, links: list[Flow] | None) -> None:
-        self.request("set_topology", links=None if links is None else [list(f) for f in links])
+        self.request(ops.SetTopology(None if links is None else tuple(links)))
 
     def reset(self, flows: list[Flow]) -> int:
-        return int(self.request("reset", flows=[list(f) for f in flows]))
+        return int(self.request(ops.Reset(tuple(flows))))
 
     def describe(self) -> list[dict[str, Any]]:
-        return list(self.request("state")["proxies"])
+        return list(self.request(ops.State())["proxies"])
 
     @property
     def pid(self) -> int | None:
@@ -223,7 +215,7 @@ class ProxyBackend:
         try:
             if self._sock is not None:
                 with contextlib.suppress(OSError, ValueError):
-                    self._remote({"op": "close"})
+                    self._remote(ops.encode(ops.Close()))
                 self._sock.close()
             if self._proc is not None:
                 try:

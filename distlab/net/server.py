@@ -46,7 +46,7 @@ async def serve(control_path: str, seed: int) -> None:
                 reply = await board.handle(request)
                 writer.write(json.dumps(reply).encode() + b"\n")
                 await writer.drain()
-                if request.get("op") == "close":
+                if board.closed:
                     break
         except (ConnectionError, json.JSONDecodeError):
             pass
@@ -76,7 +76,7 @@ class ThreadedServer:
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 10.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def request(self, request: dict[str, Any]) -> dict[str, Any]:
+    def request(self, request: object) -> dict[str, Any]:
         return self.run(self.board.handle(request))
 
     def close(self) -> None:

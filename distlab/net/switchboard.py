@@ -2,8 +2,9 @@
 
 Everything here runs on one event loop (in the proxy server process, or in a
 background thread for in-process mode). ``Switchboard.handle`` takes one
-control request as plain JSON-able data and returns the reply, so both modes
-speak the same protocol.
+control request as plain JSON-able data, decodes it once into a typed op
+(``distlab.net.ops``) and returns the reply, so both modes speak the same
+protocol.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import asyncio
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
+from distlab.net import ops
 from distlab.net.connection import Connection, ReadBuffer, Side
-from distlab.net.faults import HEALTHY, Flow, FlowFaults
+from distlab.net.faults import Flow, FlowFaults
 from distlab.net.ingress import Identifier, check_policy
 
 LOCALHOST = "127.0.0.1"
@@ -59,6 +61,7 @@ class Switchboard:
         self.by_flow: dict[Flow, set[Connection]] = defaultdict(set)
         # Ingress mode: the (dialler, node) links the topology has; None = all.
         self.dialable: set[Flow] | None = None
+        self.closed = False
 
     # -- used by connections ----------------------------------------------
 
@@ -95,17 +98,45 @@ class Switchboard:
 
     # -- control ----------------------------------------------------------
 
-    async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Run one control request; errors come back as ``{"ok": false, "error": ...}``."""
-        op = request.get("op")
-        handler = getattr(self, f"op_{op}", None)
-        if handler is None:
-            return {"ok": False, "error": f"unknown control op {op!r}"}
+    async def handle(self, request: object) -> dict[str, Any]:
+        """Decode and run one control request; errors come back as ``{"ok": false, "error": ...}``."""
         try:
-            result = await handler(**{k: v for k, v in request.items() if k != "op"})
+            op = ops.decode(request)
+            result = await self.run(op)
         except Exception as e:  # reported to the controlling process, which raises it there
             return {"ok": False, "error": str(e) or type(e).__name__, "type": type(e).__name__}
         return {"ok": True, "result": result}
+
+    async def run(self, op: ops.Op) -> object:
+        """Do one decoded control op; returns its JSON-able result."""
+        match op:
+            case ops.AddLink():
+                return await self._listen(Proxy("link", op.src, op.dst, op.upstream), op.port)
+            case ops.AddIngress():
+                proxy = Proxy(
+                    "ingress",
+                    None,
+                    op.dst,
+                    op.upstream,
+                    identifier=Identifier(op.identify),
+                    unidentified=check_policy(op.unidentified),
+                )
+                return await self._listen(proxy, op.port)
+            case ops.SetFaults():
+                return self._set_faults(op.changes, op.reset_gaps)
+            case ops.SetTopology():
+                return self._set_topology(op.links)
+            case ops.Reset():
+                return self._reset(op.flows)
+            case ops.State():
+                return self._state()
+            case ops.Ping():
+                return "pong"
+            case ops.Close():
+                await self.close()
+                return None
+            case _:
+                assert_never(op)
 
     async def _listen(self, proxy: Proxy, port: int) -> int:
         proxy.server = await self.loop.create_server(
@@ -119,37 +150,9 @@ class Switchboard:
         self.proxies.append(proxy)
         return proxy.port
 
-    async def op_add_link(self, src: str, dst: str, upstream: list[Any], port: int = 0) -> int:
-        proxy = Proxy("link", src, dst, (str(upstream[0]), int(upstream[1])))
-        return await self._listen(proxy, port)
-
-    async def op_add_ingress(
-        self,
-        dst: str,
-        upstream: list[Any],
-        identify: str,
-        unidentified: str = "reject",
-        port: int = 0,
-    ) -> int:
-        proxy = Proxy(
-            "ingress",
-            None,
-            dst,
-            (str(upstream[0]), int(upstream[1])),
-            identifier=Identifier(identify),
-            unidentified=check_policy(unidentified),
-        )
-        return await self._listen(proxy, port)
-
-    async def op_set_faults(self, faults: list[list[Any]], reset_gaps: bool = False) -> int:
-        """Set (or with ``None``, clear) the faults of each ``[src, dst, faults]``; returns flows changed.
-
-        ``reset_gaps``: reset the connections that lost bytes and are open again.
-        """
+    def _set_faults(self, changes: tuple[tuple[Flow, FlowFaults], ...], reset_gaps: bool) -> int:
         touched: set[Connection] = set()
-        for src, dst, wire in faults:
-            flow = (src, dst)
-            new = FlowFaults(**wire) if wire else HEALTHY
+        for flow, new in changes:
             if new.healthy:
                 self.faults.pop(flow, None)
             else:
@@ -162,11 +165,10 @@ class Switchboard:
                 conn.reset()
             else:
                 conn.changed(reset_gaps)
-        return len(faults)
+        return len(changes)
 
-    async def op_set_topology(self, links: list[list[str]] | None) -> int:
-        """Ingress diallers may only dial along ``links`` (None: any); returns connections reset."""
-        self.dialable = None if links is None else {(a, b) for a, b in links}
+    def _set_topology(self, links: tuple[Flow, ...] | None) -> int:
+        self.dialable = None if links is None else set(links)
         refused = [
             conn
             for proxy in self.proxies
@@ -177,30 +179,24 @@ class Switchboard:
             conn.reset()
         return len(refused)
 
-    async def op_reset(self, flows: list[list[str]]) -> int:
-        """Reset every live connection carrying one of ``flows``; returns how many."""
+    def _reset(self, flows: tuple[Flow, ...]) -> int:
         victims: set[Connection] = set()
-        for src, dst in flows:
-            victims |= self.by_flow.get((src, dst), set())
+        for flow in flows:
+            victims |= self.by_flow.get(flow, set())
         for conn in victims:
             conn.reset()
         return len(victims)
 
-    async def op_state(self) -> dict[str, Any]:
+    def _state(self) -> dict[str, Any]:
         return {
             "proxies": [p.describe() for p in self.proxies],
             "faults": [[s, d, f.to_dict()] for (s, d), f in sorted(self.faults.items())],
             "topology": None if self.dialable is None else sorted(self.dialable),
         }
 
-    async def op_ping(self) -> str:
-        return "pong"
-
-    async def op_close(self) -> None:
-        await self.close()
-
     async def close(self) -> None:
         """Stop listening and reset every connection."""
+        self.closed = True
         for proxy in self.proxies:
             if proxy.server is not None:
                 proxy.server.close()
