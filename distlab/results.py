@@ -76,6 +76,8 @@ class LayerResult:
     tests: list[TestResult] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
     report_path: str = ""
+    # Where [suites.<layer>] is in the config file, so a report can point at it.
+    config_line: int | None = None
 
     def counts(self) -> dict[str, int]:
         counts = {o: 0 for o in OUTCOMES}
@@ -93,6 +95,7 @@ class GateVerdict:
     passed: bool
     explanation: str
     abort_on_fail: bool = False
+    config_line: int | None = None  # the gate's line in the config file
 
 
 @dataclass

@@ -172,6 +172,13 @@ def test_gate_forms() -> None:
     assert by_metric["chaos.availability"].line == 4
 
 
+def test_suite_tables_carry_their_line_which_is_not_a_key() -> None:
+    config = loads("[cluster]\nnodes = 3\n\n[suites.unit]\npaths = ['t']\n[suites.chaos]\n")
+    assert (config.suites["unit"].line, config.suites["chaos"].line) == (4, 6)
+    with pytest.raises(ConfigError, match=r"config.toml:2: \[suites.unit\] line: unknown key"):
+        loads("[suites.unit]\nline = 9\n")
+
+
 VALID = (ROOT / "config.toml").read_text(encoding="utf-8")
 LINES = VALID.splitlines()
 

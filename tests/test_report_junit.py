@@ -12,6 +12,7 @@ import xmlschema
 from gate_runs import latencies, layer, run
 from junitparser import JUnitXml, xunit2
 
+from distlab.config import load
 from distlab.config.schema import GateSpec
 from distlab.errors import UsageError
 from distlab.gates import evaluate
@@ -38,9 +39,14 @@ paths = ["suites/chaos"]
 
 @pytest.fixture
 def full_run(tmp_path: Path):
-    """A run with every outcome, a timed-out and a not-run layer, metrics and gates."""
+    """A run with every outcome, a timed-out and a not-run layer, metrics and gates.
+
+    Config lines come from the loader, through the layer results and the gate
+    verdicts, as in a real run.
+    """
     config = tmp_path / "config.toml"
     config.write_text(CONFIG)
+    loaded = load(config)
     unit = layer(
         "unit",
         {"passed": 2, "failed": 1, "error": 1, "flaky": 1, "skipped": 1, "xfailed": 1},
@@ -51,18 +57,17 @@ def full_run(tmp_path: Path):
     failed.stdout = "some output"
     perf = layer("performance", {"passed": 1})
     perf.metrics = latencies([10.0, 20.0, 90.0], f="put")
-    chaos = layer("chaos", {"passed": 2}, outcome="timeout", reason="killed after 600 s")
+    chaos = layer(
+        "chaos",
+        {"passed": 2},
+        outcome="timeout",
+        reason="killed after 600 s",
+        config_line=loaded.suites["chaos"].line,
+    )
     dist = layer("distributed", {}, outcome="not-run", reason="stopped: a gate failed")
     r = run(unit, perf, chaos, dist)
     r.config = str(config)
-    r.gates = evaluate(
-        [
-            GateSpec("unit.pass_rate", ["== 1"]),
-            GateSpec("performance.kv_put_ms{f:put}", ["p(95) < 50"]),
-            GateSpec("distributed.pass_rate", ["== 1"]),
-        ],
-        r,
-    )
+    r.gates = evaluate(loaded.gates, r)
     return r
 
 

@@ -139,7 +139,8 @@ class _Builder:
         return config
 
     def table(self, cls: type, raw: dict[str, Any], where: tuple[str, ...]) -> Any:
-        fields = {f.name: f for f in dataclasses.fields(cls)}
+        # Only fields with a spec are keys; the loader fills in the others (line).
+        fields = {f.name: f for f in dataclasses.fields(cls) if "spec" in f.metadata}
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         for key, value in raw.items():
@@ -209,6 +210,7 @@ class _Builder:
             if not isinstance(table, dict):
                 raise self.fail(("suites", layer), f"must be a table, e.g. [suites.{layer}]")
             suites[layer] = self.table(SuiteSettings, table, ("suites", layer))
+            suites[layer].line = self.lines.of("suites", layer)
         return suites
 
     def gates(self, raw: dict[str, Any]) -> list[GateSpec]:

@@ -128,6 +128,8 @@ class SuiteSettings:
         factory=list,
         help="packages to measure with coverage.py, in the layer and the processes it starts",
     )
+    # Where [suites.<layer>] starts in the config file; set by the loader, not a key.
+    line: int = field(default=0, compare=False)
 
 
 @dataclass

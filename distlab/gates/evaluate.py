@@ -176,6 +176,7 @@ def _verdict(
         passed=passed,
         explanation=why,
         abort_on_fail=gate.abort_on_fail,
+        config_line=gate.line or None,
     )
 
 

@@ -82,7 +82,6 @@ class _Writer:
         self.run = run
         self.annotated = dialect == "xunit10"
         self.flaky_form = flaky_form
-        self.config_lines = _ConfigLines(run.config)
         self.timestamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(run.started or 0))
         self.hostname = socket.gethostname()
 
@@ -188,10 +187,9 @@ class _Writer:
 
     def layer_case(self, layer: LayerResult) -> ET.Element:
         """A testcase standing for the layer itself, when it broke or never ran."""
-        line = self.config_lines.find(f"[suites.{layer.layer}]")
         case = self.case(
             f"distlab.layers.{layer.layer}", f"layer {layer.outcome}", layer.duration_s,
-            self.run.config, line,
+            self.run.config, layer.config_line,
         )  # fmt: skip
         reason = layer.reason or _LAYER_ERRORS.get(layer.outcome, "the layer did not run")
         if layer.outcome == "not-run":
@@ -215,10 +213,7 @@ class _Writer:
 
     def gate_case(self, verdict: GateVerdict) -> ET.Element:
         layer = verdict.metric.split(".", 1)[0].split("{", 1)[0]
-        line = self.config_lines.find(f'"{verdict.metric}"') or self.config_lines.find(
-            verdict.metric
-        )
-        case = self.case(f"gates.{layer}", verdict.name, 0.0, self.run.config, line)
+        case = self.case(f"gates.{layer}", verdict.name, 0.0, self.run.config, verdict.config_line)
         observed = "none" if verdict.observed is None else _num(verdict.observed)
         detail = (
             f"{verdict.explanation}\nmetric: {verdict.metric}\nobserved: {observed}\n"
@@ -273,22 +268,6 @@ class _Writer:
             _text(case, "skipped", reason, message=first_line(reason))
         else:
             _text(case, "skipped", reason)
-
-
-class _ConfigLines:
-    """Line numbers in the config file, so gate and layer testcases point at their source."""
-
-    def __init__(self, path: str) -> None:
-        try:
-            self.lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            self.lines = []
-
-    def find(self, needle: str) -> int | None:
-        for number, line in enumerate(self.lines, 1):
-            if line.lstrip().startswith(needle):
-                return number
-        return None
 
 
 def _count(suite: ET.Element) -> ET.Element:

@@ -169,7 +169,9 @@ class LayerRunner:
     def _first_attempt(self) -> LayerRun:
         settings = self.plan.settings
         exit_, report, report_path = self._attempt(0, self.plan.targets, settings.timeout_s)
-        result = LayerResult(layer=self.name, required=settings.required)
+        result = LayerResult(
+            layer=self.name, required=settings.required, config_line=settings.line or None
+        )
         result.report_path = str(report_path) if report is not None else ""
         run = LayerRun(result=result, reports=[report_path] if report is not None else [])
         if report is None:

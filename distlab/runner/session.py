@@ -157,7 +157,12 @@ class Run:
             run_dir=str(self.run_dir),
             config=self.config.path,
             branch=branch,
-            layers=[LayerResult(layer=p.name, required=p.settings.required) for p in self.plans],
+            layers=[
+                LayerResult(
+                    layer=p.name, required=p.settings.required, config_line=p.settings.line or None
+                )
+                for p in self.plans
+            ],
         )
         self.result = result
         listener.publish(
