@@ -273,8 +273,23 @@ def from_records(
 
 
 def load(path: str | os.PathLike[str], model: Model | None = None) -> History:
-    """Read and validate a history file."""
+    """Read and validate a history file.
+
+    The whole file is decoded in one go (``distlab.checkers.bulk``, about 5x
+    faster); any file that path declines is read line by line, which names
+    the line of the first mistake.
+    """
+    from distlab.checkers import bulk
+
     p = Path(path)
+    try:
+        buf = p.read_bytes()
+    except OSError as e:
+        raise HistoryError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        return bulk.parse(buf, str(path), model)
+    except bulk.GiveUp:
+        pass
     try:
         with p.open(encoding="utf-8") as f:
             return parse_lines(f, str(path), model, allow_torn_tail=True)
