@@ -22,6 +22,7 @@ COMMANDS = {
     "history": "distlab.cli.history",
     "replay": "distlab.cli.replay",
     "lab": "distlab.cli.lab",
+    "init": "distlab.cli.init",
 }
 
 DESCRIPTION = """\
