@@ -80,8 +80,12 @@ class Node:
     direct_port = property(lambda self: self.spec.direct_port)
     peer_port = property(lambda self: self.spec.peer_port)
     advertise_port = property(lambda self: self.spec.advertise_port)
-    data_dir = property(lambda self: self.spec.data_dir)
     log_path = property(lambda self: self.spec.log_path)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the node keeps its data; the same across restarts."""
+        return self.spec.data_dir
 
     @property
     def state(self) -> NodeState:

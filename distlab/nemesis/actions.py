@@ -10,51 +10,53 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from distlab.errors import LabError, UsageError
 from distlab.nemesis import resources
+from distlab.nemesis.control import ControlledNode, DbControl, NetControl, NodeControl, WithNet
 from distlab.nemesis.faults import Fault, param
 from distlab.nemesis.targets import RoleProbe
 
 Undo = Callable[[], None]
+# What a fault adds to its ``fault.start`` event: the links or groups it hit, rows dropped.
+Details = dict[str, list[str] | list[list[str]] | int]
 DB = "db"
 
 
 @dataclass
 class Lab:
-    """What a nemesis can act on. Any part may be missing; a fault that needs it says so."""
+    """What a nemesis can act on. Each part may be missing; a fault that needs it says so."""
 
-    cluster: Any = None
-    net: Any = None
-    pg: Any = None
+    cluster: NodeControl | None = None
+    net: NetControl | None = None
+    pg: DbControl | None = None
     role_probe: RoleProbe | None = None
     run_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.net is None and self.cluster is not None:
-            self.net = getattr(self.cluster, "net", None)
+        # A Cluster brings the network its links run through; use it unless one was given.
+        if self.net is None and isinstance(self.cluster, WithNet):
+            self.net = self.cluster.net
 
     @property
     def nodes(self) -> list[str]:
         return list(self.cluster.ids) if self.cluster is not None else []
 
-    def node(self, node_id: str) -> Any:
+    def node(self, node_id: str) -> ControlledNode:
         if self.cluster is None:
             raise UsageError("this fault acts on nodes, but the nemesis has no cluster")
         return self.cluster[node_id]
 
-    def need_net(self, kind: str) -> Any:
+    def need_net(self, kind: str) -> NetControl:
         if self.net is None:
             raise UsageError(
                 f"fault {kind} needs the fault-injecting network; this cluster runs without proxies"
             )
         return self.net
 
-    def need_pg(self, kind: str) -> Any:
+    def need_pg(self, kind: str) -> DbControl:
         if self.pg is None:
             raise UsageError(f"fault {kind} needs a database; pass pg= to the nemesis")
         return self.pg
@@ -78,7 +80,7 @@ def _all(undos: list[Undo]) -> Undo:
     return undo
 
 
-def _peer_flows(net: Any) -> list[tuple[str, str]]:
+def _peer_flows(net: NetControl) -> list[tuple[str, str]]:
     nodes = set(net.nodes)
     return sorted(f for f in net.flows() if f[0] in nodes and f[1] in nodes)
 
@@ -98,9 +100,7 @@ def _links_of(
     return flows
 
 
-def apply(
-    lab: Lab, fault: Fault, nodes: list[str], rng: random.Random
-) -> tuple[Undo, dict[str, Any]]:
+def apply(lab: Lab, fault: Fault, nodes: list[str], rng: random.Random) -> tuple[Undo, Details]:
     """Start ``fault`` on ``nodes``; returns (undo, details for the event)."""
     kind = fault.kind
     if kind == "heal":
@@ -159,7 +159,7 @@ def _node_fault(lab: Lab, kind: str, nodes: list[str]) -> Undo:
     return _all(undos)
 
 
-def _resumer(node: Any) -> Undo:
+def _resumer(node: ControlledNode) -> Undo:
     def undo() -> None:
         if str(node.state) == "paused":  # a kill meanwhile leaves nothing to resume
             node.resume()
@@ -212,7 +212,7 @@ def _db_flows(lab: Lab, kind: str) -> list[tuple[str, str]]:
     return flows
 
 
-def _db_fault(lab: Lab, fault: Fault) -> tuple[Undo, dict[str, Any]]:
+def _db_fault(lab: Lab, fault: Fault) -> tuple[Undo, Details]:
     kind = fault.kind
     if kind == "db_kill":
         pg = lab.need_pg(kind)

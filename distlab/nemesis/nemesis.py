@@ -16,7 +16,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -24,6 +23,7 @@ from distlab import events
 from distlab.errors import LabError, UsageError
 from distlab.nemesis import actions
 from distlab.nemesis.actions import Lab, Undo
+from distlab.nemesis.control import FaultRecorder
 from distlab.nemesis.faults import KINDS, Fault
 from distlab.nemesis.schedule import Schedule
 from distlab.nemesis.targets import resolve
@@ -46,7 +46,12 @@ class Nemesis:
     """Plays ``schedule`` on ``lab``; ``start()`` ... ``stop()``, or ``with nemesis:``, or ``run()``."""
 
     def __init__(
-        self, lab: Lab, schedule: Schedule, *, seed: int = 0, recorder: Any = None
+        self,
+        lab: Lab,
+        schedule: Schedule,
+        *,
+        seed: int = 0,
+        recorder: FaultRecorder | None = None,
     ) -> None:
         self.lab = lab
         self.schedule = schedule
