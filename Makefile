@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint typecheck bench clean
+.PHONY: setup run test lint typecheck bench clean docs
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ test: setup lint typecheck
 	$(VENV)/bin/distlab --ci
 	@command -v node >/dev/null || (apt-get update -q && apt-get install -y -q nodejs)
 	$(PY) -m pytest -q examples/js-kv/test_both_modes.py
+
+# docs/reference.md is generated from the code (tests/test_docs_reference.py checks it).
+docs: setup
+	$(PY) -m distlab.docs_ref --write docs/reference.md
 
 bench: setup
 	$(PY) bench/run_all.py
