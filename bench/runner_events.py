@@ -22,6 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import record
 
+from distlab.env import EVENTS_ENV
+from distlab.events import Event, Metric
 from distlab.runner.listener import EventListener
 
 N = 50_000
@@ -32,8 +34,8 @@ from distlab import events
 def test_emit_many():
     started = time.perf_counter()
     for i in range({N}):
-        events.emit("metric", layer="performance", nodeid="t.py::x", name="op_ms",
-                    value=i * 0.5, unit="ms", tags={{"f": "put"}})
+        events.emit(events.Metric(layer="performance", nodeid="t.py::x", name="op_ms",
+                    value=i * 0.5, unit="ms", tags={{"f": "put"}}))
     elapsed = time.perf_counter() - started
     with open(os.environ["BENCH_OUT"], "w") as f:
         f.write(f"{{time.time() - elapsed}} {{elapsed}}")
@@ -42,9 +44,9 @@ def test_emit_many():
 
 def run_test(tmp: Path, address: str | None, out: Path) -> tuple[float, float]:
     env = {**os.environ, "BENCH_OUT": str(out)}
-    env.pop("DISTLAB_EVENTS", None)
+    env.pop(EVENTS_ENV, None)
     if address:
-        env["DISTLAB_EVENTS"] = address
+        env[EVENTS_ENV] = address
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp / "test_emit.py")],
         env=env,
@@ -65,9 +67,9 @@ def main() -> int:
         last = [0.0]
         done = threading.Event()
 
-        def on_event(event: dict) -> None:
+        def on_event(event: Event) -> None:
             nonlocal received
-            if event["kind"] == "metric":
+            if isinstance(event, Metric):
                 received += 1
                 last[0] = time.time()
                 if received == N:

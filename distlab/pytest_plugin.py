@@ -19,18 +19,19 @@ from typing import Any
 import pytest
 
 from distlab import events
-from distlab.seeds import SEED_ENV, new_root_seed
+from distlab.env import LAYER_ENV, SEED_ENV
+from distlab.seeds import new_root_seed
 
 pytest_plugins: list[str] = [
     "distlab.fixtures.metric",
     "distlab.fixtures.run",
+    "distlab.fixtures.config",
     "distlab.fixtures.pg",
     "distlab.fixtures.cluster",
     "distlab.fixtures.workload",
     "distlab.fixtures.nemesis",
 ]
 
-LAYER_ENV = "DISTLAB_LAYER"
 # The user property that marks a test which hit a LabError.
 LAB_ERROR_PROPERTY = "distlab_lab_error"
 
@@ -79,18 +80,19 @@ class LiveEvents:
         for item in session.items:
             path, line, _ = item.location
             tests.append(
-                {
-                    "nodeid": item.nodeid,
-                    "file": path,
-                    "line": None if line is None else line + 1,
-                    "markers": sorted({m.name for m in item.iter_markers()}),
-                }
+                events.CollectedTest(
+                    nodeid=item.nodeid,
+                    file=path,
+                    line=None if line is None else line + 1,
+                    markers=tuple(sorted({m.name for m in item.iter_markers()})),
+                )
             )
-        events.emit(events.COLLECT, layer=self.layer, tests=tests, errors=self.collect_errors)
+        errors = tuple(events.CollectError(**e) for e in self.collect_errors)
+        events.emit(events.Collect(layer=self.layer, tests=tuple(tests), errors=errors))
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self._phases[nodeid] = []
-        events.emit(events.TEST_START, layer=self.layer, nodeid=nodeid)
+        events.emit(events.TestStart(layer=self.layer, nodeid=nodeid))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
@@ -109,18 +111,16 @@ class LiveEvents:
         reports = self._phases.pop(nodeid, [])
         if not events.sink().enabled:
             return
-        fields = summarize(reports)
         path, line, _ = location
-        lab_error = self._lab_errors.pop(nodeid, "")
-        if lab_error:
-            fields["lab_error"] = lab_error
         events.emit(
-            events.TEST_END,
-            layer=self.layer,
-            nodeid=nodeid,
-            file=path,
-            line=None if line is None else line + 1,
-            **fields,
+            events.TestEnd(
+                layer=self.layer,
+                nodeid=nodeid,
+                file=path,
+                line=None if line is None else line + 1,
+                lab_error=self._lab_errors.pop(nodeid, ""),
+                **summarize(reports),
+            )
         )
 
     @pytest.hookimpl(optionalhook=True)
@@ -253,7 +253,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"distlab seed: {os.environ.get(SEED_ENV)} (replay with DISTLAB_SEED=...)"
+    return f"distlab seed: {os.environ.get(SEED_ENV)} (replay with {SEED_ENV}=...)"
 
 
 def live_events(config: pytest.Config) -> LiveEvents:

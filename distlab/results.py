@@ -9,8 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Test outcomes. `flaky`: failed, then passed on a rerun.
+# Test outcomes, the one list (the runner, reports, events and the dashboard use
+# it). `flaky`: failed, then passed on a rerun.
 OUTCOMES = ("passed", "failed", "error", "skipped", "flaky", "xfailed", "xpassed")
+# The outcomes a layer's tally shows (``layer.end`` counts, the dashboard's
+# tree); xfailed and xpassed are folded into the JSON and JUnit reports only.
+COUNTED_OUTCOMES = ("passed", "failed", "flaky", "skipped", "error")
+# What counts as "went wrong": reruns, the failure list, the exit code.
+FAILING_OUTCOMES = frozenset({"failed", "error"})
 # Layer outcomes. `empty`: collected nothing; `crashed`: pytest died; `timeout`: killed.
 LAYER_OUTCOMES = ("passed", "failed", "error", "timeout", "empty", "crashed", "not-run")
 
@@ -111,6 +117,8 @@ class RunResult:
     exit_code: int = 0
     verdict: str = "pass"  # pass | fail | error
     reason: str = ""
+    # The run's combined coverage (distlab.runner.coverage), when a layer measured any.
+    coverage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:

@@ -114,12 +114,12 @@ def test_psutil_samples_reach_samples_and_events(
         assert figures["cpu_percent"] >= 0
     cluster["n2"].kill()
 
-    def seen() -> list[dict]:
+    def seen() -> list[events.Event]:
         return list(events.read_events(log))
 
-    assert wait_for(lambda: any(e["kind"] == "node.sample" for e in seen()), 3)
-    states = [e for e in seen() if e["kind"] == "node.state"]
-    assert {"node": "n2", "state": "down", "signal": "SIGKILL"}.items() <= states[-1].items()
+    assert wait_for(lambda: any(isinstance(e, events.NodeSample) for e in seen()), 3)
+    states = [e for e in seen() if isinstance(e, events.NodeStateChanged)]
+    assert (states[-1].node, states[-1].state, states[-1].signal) == ("n2", "down", "SIGKILL")
 
 
 @pytest.mark.cluster(nodes=1)

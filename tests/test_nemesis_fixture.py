@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from distlab.events import read_events
+from distlab.events import FaultEnd, FaultStart, NodeStateChanged, read_events
 from distlab.nemesis import Schedule, make_fault
 
 TESTS = Path(__file__).parent
@@ -70,11 +70,11 @@ def test_a_failing_test_still_ends_its_faults(tmp_path: Path) -> None:
     assert "LEAK CHECK FAILED" not in out, out
 
     events = list(read_events(feed))
-    starts = [e for e in events if e["kind"] == "fault.start"]
-    ends = [e for e in events if e["kind"] == "fault.end"]
-    assert sorted(e["fault"] for e in starts) == ["kill", "memory"]
-    assert sorted(e["id"] for e in ends) == sorted(e["id"] for e in starts)
-    n2 = [e["state"] for e in events if e["kind"] == "node.state" and e["node"] == "n2"]
+    starts = [e for e in events if isinstance(e, FaultStart)]
+    ends = [e for e in events if isinstance(e, FaultEnd)]
+    assert sorted(e.fault for e in starts) == ["kill", "memory"]
+    assert sorted(e.id for e in ends) == sorted(e.id for e in starts)
+    n2 = [e.state for e in events if isinstance(e, NodeStateChanged) and e.node == "n2"]
     # Killed, restarted when the nemesis ended the fault, then closed with the cluster.
     assert n2.count("up") == 2 and "down,starting,up,down" in ",".join(n2), n2
 

@@ -234,7 +234,10 @@ def test_state_and_events_say_what_is_cut_or_slowed(
     partition = next(e for e in seen if e["kind"] == "partition")
     assert partition["cut"] == [["n1", "n2"], ["n2", "n1"]] and partition["mode"] == "drop"
     assert ("link.state", "n1", "n2", {}) in kinds and ("link.state", "n2", "n1", {}) in kinds
-    assert all(e["v"] == 1 and "ts" in e for e in seen)
+    assert all(e["v"] == events.SCHEMA_VERSION and "ts" in e for e in seen)
+    # The same lines, typed, as the dashboard reads them.
+    typed = [events.decode(e) for e in seen]
+    assert events.PartitionChanged in {type(e) for e in typed}
 
 
 def test_bulk_bytes_arrive_intact_both_ways_under_back_pressure(net: Network, pair) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from distlab.events import read_events
+from distlab.events import SCHEMA_VERSION, Collect, Metric, TestEnd, TestStart, read_events
 
 CASES = Path(__file__).parent / "data" / "plugin_cases"
 
@@ -52,32 +52,34 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
         "proc": proc,
         "events": list(read_events(feed)),
+        "raw": [json.loads(line) for line in feed.read_text().splitlines()],
         "report": json.loads(report.read_text()),
     }
 
 
-def _ends(session: dict) -> dict[str, dict]:
-    return {e["nodeid"].split("::")[-1]: e for e in session["events"] if e["kind"] == "test.end"}
+def _ends(session: dict) -> dict[str, TestEnd]:
+    return {e.nodeid.split("::")[-1]: e for e in session["events"] if isinstance(e, TestEnd)}
 
 
 def test_collect_event_lists_tests_with_file_line_and_markers(session: dict) -> None:
-    (collect,) = [e for e in session["events"] if e["kind"] == "collect"]
-    assert collect["layer"] == "unit" and collect["v"] == 1
-    by_name = {t["nodeid"].split("::")[-1]: t for t in collect["tests"]}
+    (collect,) = [e for e in session["events"] if isinstance(e, Collect)]
+    assert collect.layer == "unit"
+    assert {e["v"] for e in session["raw"]} == {SCHEMA_VERSION}
+    by_name = {t.nodeid.split("::")[-1]: t for t in collect.tests}
     assert len(by_name) == 7
     fails = by_name["test_fails"]
-    assert fails["file"].endswith("plugin_cases/check_events.py")
+    assert fails.file.endswith("plugin_cases/check_events.py")
     # 1-based, as pytest locates it: a decorated function starts at its first decorator.
-    assert fails["line"] == 12
-    assert {"chaos", "slow"} <= set(fails["markers"])
+    assert fails.line == 12
+    assert {"chaos", "slow"} <= set(fails.markers)
 
 
 def test_every_test_starts_then_ends_with_its_outcome(session: dict) -> None:
-    kinds = [(e["kind"], e["nodeid"]) for e in session["events"] if e["kind"].startswith("test.")]
+    kinds = [(e.kind, e.nodeid) for e in session["events"] if isinstance(e, TestStart | TestEnd)]
     starts = [n for k, n in kinds if k == "test.start"]
     ends = [n for k, n in kinds if k == "test.end"]
     assert starts == ends and len(starts) == 7
-    outcomes = {name: e["outcome"] for name, e in _ends(session).items()}
+    outcomes = {name: e.outcome for name, e in _ends(session).items()}
     assert outcomes == {
         "test_passes": "passed",
         "test_fails": "failed",
@@ -91,37 +93,37 @@ def test_every_test_starts_then_ends_with_its_outcome(session: dict) -> None:
 
 def test_failure_carries_message_traceback_and_captured_output(session: dict) -> None:
     fails = _ends(session)["test_fails"]
-    assert fails["message"].startswith("AssertionError: two twos are not five")
-    assert "assert 2 * 2 == 5" in fails["longrepr"] or "assert (2 * 2) == 5" in fails["longrepr"]
-    assert "printed before the failure" in fails["stdout"]
-    assert fails["line"] == 12 and fails["duration_s"] >= 0
-    assert _ends(session)["test_skipped"]["message"] == "needs a GPU"
-    assert "setup broke" in _ends(session)["test_errors_in_setup"]["message"]
+    assert fails.message.startswith("AssertionError: two twos are not five")
+    assert "assert 2 * 2 == 5" in fails.longrepr or "assert (2 * 2) == 5" in fails.longrepr
+    assert "printed before the failure" in fails.stdout
+    assert fails.line == 12 and fails.duration_s is not None and fails.duration_s >= 0
+    assert _ends(session)["test_skipped"].message == "needs a GPU"
+    assert "setup broke" in _ends(session)["test_errors_in_setup"].message
     # A passing test sends no traceback or output: events stay small.
-    assert "longrepr" not in _ends(session)["test_passes"]
+    assert _ends(session)["test_passes"].longrepr == ""
 
 
 def test_metrics_go_live_and_into_the_json_report(session: dict) -> None:
-    live = [e for e in session["events"] if e["kind"] == "metric"]
-    assert [(m["name"], m["value"], m["unit"], m["tags"]) for m in live] == [
+    live = [e for e in session["events"] if isinstance(e, Metric)]
+    assert [(m.name, m.value, m.unit, m.tags) for m in live] == [
         ("put_ms", 12.5, "ms", {"f": "put"}),
         ("put_ms", 14.0, "ms", {"f": "put"}),
     ]
-    assert all(m["layer"] == "unit" and m["nodeid"].endswith("::test_passes") for m in live)
+    assert all(m.layer == "unit" and m.nodeid.endswith("::test_passes") for m in live)
     distlab = session["report"]["distlab"]
     assert distlab["seed"] == "4242" and distlab["layer"] == "unit"
     assert [m["value"] for m in distlab["metrics"]] == [12.5, 14.0]
 
 
 def test_metric_rejects_bad_names_and_values(session: dict) -> None:
-    assert "metric name must be a word" in _ends(session)["test_bad_metric"]["message"]
-    assert "must be finite" in _ends(session)["test_nan_metric"]["message"]
+    assert "metric name must be a word" in _ends(session)["test_bad_metric"].message
+    assert "must be finite" in _ends(session)["test_nan_metric"].message
 
 
 def test_layer_markers_are_registered_and_seed_is_in_the_header(session: dict) -> None:
-    (collect,) = [e for e in session["events"] if e["kind"] == "collect"]
+    (collect,) = [e for e in session["events"] if isinstance(e, Collect)]
     # Under --strict-markers an unregistered unit/chaos/slow mark is a collection error.
-    assert collect["errors"] == []
+    assert collect.errors == ()
     assert "distlab seed: 4242" in session["proc"].stdout
 
 

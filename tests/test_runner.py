@@ -19,7 +19,15 @@ import xmlschema
 
 from distlab.config.loader import load
 from distlab.errors import LabError, UsageError
-from distlab.events import read_events
+from distlab.events import (
+    Event,
+    LayerStart,
+    RunEnd,
+    RunStart,
+    TestEnd,
+    TestStart,
+    read_events,
+)
 from distlab.runner import Run
 
 DATA = Path(__file__).parent / "data"
@@ -70,7 +78,7 @@ def recorded_pids_alive(run_dir: Path) -> list[str]:
 
 def test_a_passing_layer_yields_tests_metrics_and_summary(tmp_path: Path) -> None:
     config = load(write_config(tmp_path, {"unit": {"suite": "suites_pass"}}))
-    seen: list[dict] = []
+    seen: list[Event] = []
     run = Run(config, seed=99, on_event=seen.append, record_history=False)
     result = run.execute()
     assert (result.exit_code, result.verdict) == (0, "pass")
@@ -86,8 +94,8 @@ def test_a_passing_layer_yields_tests_metrics_and_summary(tmp_path: Path) -> Non
     # The run directory: the same events the callback saw, the report, the summary.
     assert run.run_dir is not None and run.run_dir.name.endswith("-99")
     assert list(read_events(run.run_dir / "events.jsonl")) == seen
-    assert seen[0]["kind"] == "run.start" and seen[0]["seed"] == 99
-    assert seen[-1]["kind"] == "run.end" and seen[-1]["exit_code"] == 0
+    assert isinstance(seen[0], RunStart) and seen[0].seed == 99
+    assert isinstance(seen[-1], RunEnd) and seen[-1].exit_code == 0
     assert (run.run_dir / "layers" / "unit.json").exists()
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     assert summary["seed"] == 99 and summary["layers"][0]["counts"]["passed"] == 4
@@ -96,7 +104,7 @@ def test_a_passing_layer_yields_tests_metrics_and_summary(tmp_path: Path) -> Non
 
 def test_a_test_that_passes_on_rerun_is_flaky_not_failed(tmp_path: Path) -> None:
     config = load(write_config(tmp_path, {"concurrency": {"suite": "suites_flaky", "reruns": 2}}))
-    seen: list[dict] = []
+    seen: list[Event] = []
     result = Run(config, on_event=seen.append, record_history=False).execute()
     layer = result.layer("concurrency")
     assert layer is not None and layer.outcome == "passed", layer.reason
@@ -106,11 +114,11 @@ def test_a_test_that_passes_on_rerun_is_flaky_not_failed(tmp_path: Path) -> None
     assert "first attempt fails on purpose" in flaky[0].attempts[0].message
     assert result.exit_code == 0
     # Only the failed test was rerun, once: the second rerun was not needed.
-    starts = [(e["attempt"]) for e in seen if e["kind"] == "layer.start"]
+    starts = [e.attempt for e in seen if isinstance(e, LayerStart)]
     assert starts == [0, 1]
-    reruns = [e for e in seen if e["kind"] == "test.start" and e is not None]
-    assert sum(1 for e in reruns if e["nodeid"].endswith("test_stable")) == 1
-    assert any(e["kind"] == "test.end" and e["outcome"] == "flaky" for e in seen)
+    reruns = [e for e in seen if isinstance(e, TestStart)]
+    assert sum(1 for e in reruns if e.nodeid.endswith("test_stable")) == 1
+    assert any(isinstance(e, TestEnd) and e.outcome == "flaky" for e in seen)
 
 
 def test_a_hung_layer_is_killed_at_its_timeout_with_nothing_left(tmp_path: Path) -> None:
@@ -198,8 +206,8 @@ def test_a_background_run_stops_on_request_and_kills_its_tests(tmp_path: Path) -
     config = load(write_config(tmp_path, {"unit": {"suite": "suites_hang"}}))
     hanging = threading.Event()
 
-    def on_event(event: dict) -> None:
-        if event["kind"] == "test.start" and event["nodeid"].endswith("test_hangs"):
+    def on_event(event: Event) -> None:
+        if isinstance(event, TestStart) and event.nodeid.endswith("test_hangs"):
             hanging.set()
 
     run = Run(config, on_event=on_event, record_history=False)
@@ -329,9 +337,9 @@ def test_reports_that_cannot_be_written_at_the_end_make_the_run_an_error(tmp_pat
     config = load(write_config(tmp_path, {"unit": {"suite": "suites_pass"}}))
     reports = tmp_path / "reports"
 
-    def break_reports(event: dict) -> None:
+    def break_reports(event: Event) -> None:
         # Passed the start-up check, then the directory turns into a file.
-        if event["kind"] == "run.start":
+        if isinstance(event, RunStart):
             reports.rmdir()
             reports.write_text("not a directory")
 

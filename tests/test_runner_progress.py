@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 
-from distlab.events import make_event
+from distlab.events import decode
 from distlab.runner.progress import LONGREPR_LINES, ProgressPrinter
 
 
 def feed(printer: ProgressPrinter, *events: tuple[str, dict]) -> None:
     for kind, fields in events:
-        printer(make_event(kind, **fields))
+        printer(decode({"kind": kind, **fields}))
 
 
 def test_failures_print_as_they_happen_and_passes_do_not() -> None:

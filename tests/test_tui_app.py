@@ -1,7 +1,8 @@
 """The dashboard driven by keys through Textual's Pilot at 80x24, fed recorded events.
 
 Keys that act go to a back end; ``Recorder`` is the app's own back-end
-protocol, recording the commands so each key's effect is checked exactly.
+protocol (and, in lab mode, its ``LabControls``), recording the commands so
+each key's effect is checked exactly.
 The real back ends are exercised in test_tui_live.py.
 """
 
@@ -15,6 +16,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input, TabbedContent
 
+from distlab.events import NodeRole, TestEnd
 from distlab.tui.app import DistlabApp, _failing_line
 from distlab.tui.backend import ReplayBackend
 from distlab.tui.components.failure_screen import FailureScreen
@@ -34,7 +36,7 @@ class Recorder(ReplayBackend):
 
     def __init__(self, name: str, lab: bool = False) -> None:
         super().__init__(DATA / f"events_{name}.jsonl")
-        self.lab = lab
+        self.controls = self if lab else None
         self.calls: list[tuple[Any, ...]] = []
 
     def run(self, only: Any = None, layers: Any = None) -> str | None:
@@ -196,9 +198,7 @@ async def test_node_table_updates_only_changed_cells_under_stable_row_keys() -> 
             original(row, column, value, **kw)
 
         table.update_cell = spy  # type: ignore[method-assign]
-        app.feed.push(
-            {"kind": "node.role", "ts": app.state.now, "node": "n2", "role": "leader", "term": 4}
-        )
+        app.feed.push(NodeRole(ts=app.state.now, node="n2", role="leader", term=4))
         app.flush_now()
         await pilot.pause()
         assert sorted(updated) == [("n2", "role"), ("n2", "term")]
@@ -358,13 +358,12 @@ async def test_events_keep_flowing_while_help_or_a_failure_is_open() -> None:
             await pilot.press(key)
             assert isinstance(app.screen, screen)
             app.feed.push(
-                {
-                    "kind": "test.end",
-                    "ts": app.state.now,
-                    "layer": "unit",
-                    "nodeid": next(iter(app.state.layers["unit"].tests)),
-                    "outcome": "failed",
-                }
+                TestEnd(
+                    ts=app.state.now,
+                    layer="unit",
+                    nodeid=next(iter(app.state.layers["unit"].tests)),
+                    outcome="failed",
+                )
             )
             app.flush_now()
             await pilot.pause()

@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         for t in listing.tests:
-            markers = f"  [{', '.join(t['markers'])}]" if t.get("markers") else ""
-            print(f"  {t['nodeid']}{markers}")
+            markers = f"  [{', '.join(t.markers)}]" if t.markers else ""
+            print(f"  {t.nodeid}{markers}")
         for e in listing.errors:
-            print(f"  COLLECTION ERROR {e['nodeid']}: {e['message']}")
+            print(f"  COLLECTION ERROR {e.nodeid}: {e.message}")
         if listing.problem:
             print(f"  {listing.problem}", file=sys.stderr if not args.json else sys.stdout)
     return 1 if broken else 0

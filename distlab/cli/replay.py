@@ -50,7 +50,7 @@ def events_file(arg: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from distlab.events import read_events
+    from distlab.events import ReadStats, read_events
     from distlab.runner.progress import ProgressPrinter
 
     path = events_file(args.path)
@@ -58,19 +58,21 @@ def run(args: argparse.Namespace) -> int:
     if (sys.stdout.isatty() or os.environ.get("TEXTUAL_DRIVER")) and not args.plain:
         return _dashboard(path, args.speed)
     printer = ProgressPrinter(sys.stdout, tracebacks=not args.no_tracebacks)
+    stats = ReadStats()
     try:
-        count = 0
-        for event in read_events(path):
+        for event in read_events(path, stats):
             printer(event)
-            count += 1
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"{path}: not a text file; expected JSON lines of distlab events"
-        ) from None
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror}") from None
-    if count == 0:
-        raise UsageError(f"{path}: holds no distlab events (JSON objects with a 'kind')")
+    if stats.events == 0:
+        why = f" (first: {stats.first_problem})" if stats.first_problem else ""
+        raise UsageError(f"{path}: holds no distlab events{why}")
+    if stats.skipped:
+        print(
+            f"distlab: warning: {stats.skipped} line(s) could not be read as events; "
+            f"first: {stats.first_problem}",
+            file=sys.stderr,
+        )
     return 0
 
 

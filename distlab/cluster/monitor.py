@@ -57,7 +57,7 @@ class Monitor:
                 continue
             with self._lock:
                 self._latest[node.id] = figures
-            events.emit(events.NODE_SAMPLE, node=node.id, cluster=self._cluster, **figures)
+            events.emit(events.NodeSample(node=node.id, cluster=self._cluster, **figures))
 
     def _sample(self, node: Node) -> dict[str, Any] | None:
         pid = node.pid

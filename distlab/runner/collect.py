@@ -7,13 +7,13 @@ import re
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from distlab import events
-from distlab.events import EVENTS_ENV, read_events
-from distlab.pytest_plugin import LAYER_ENV
+from distlab.env import EVENTS_ENV, LAYER_ENV
+from distlab.events import read_events
 from distlab.runner.layer import LayerPlan
 from distlab.runner.pytest_process import run_pytest
 
@@ -26,8 +26,8 @@ class Listing:
     """What one layer collects: tests ({nodeid, file, line, markers}) and collection errors."""
 
     layer: str
-    tests: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, str]] = field(default_factory=list)
+    tests: tuple[events.CollectedTest, ...] = ()
+    errors: tuple[events.CollectError, ...] = ()
     problem: str = ""  # pytest itself failed (timeout, crash, bad arguments)
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,14 +61,14 @@ def collect_layer(plan: LayerPlan, cwd: Path) -> Listing:
             stop=threading.Event(),
         )
         found = (
-            [e for e in read_events(feed) if e["kind"] == events.COLLECT] if feed.exists() else []
+            [e for e in read_events(feed) if isinstance(e, events.Collect)] if feed.exists() else []
         )
         if found:
-            listing.tests = list(found[-1].get("tests", []))
-            listing.errors = [
-                {"nodeid": e.get("nodeid", ""), "message": _last_line(e.get("message", ""))}
-                for e in found[-1].get("errors", [])
-            ]
+            listing.tests = found[-1].tests
+            listing.errors = tuple(
+                events.CollectError(nodeid=e.nodeid, message=_last_line(e.message))
+                for e in found[-1].errors
+            )
         if exit_.timed_out:
             listing.problem = f"collection timed out after {COLLECT_TIMEOUT_S:g}s"
         elif exit_.returncode not in (0, 2, 5) or not found:

@@ -16,21 +16,23 @@ from typing import Any
 
 from distlab import events
 from distlab.config.schema import SuiteSettings
-from distlab.events import EVENTS_ENV
-from distlab.pytest_plugin import LAYER_ENV
-from distlab.results import Attempt, LayerResult, TestResult
-from distlab.rundir import RUN_DIR_ENV
+from distlab.env import CONFIG_ENV, EVENTS_ENV, LAYER_ENV, LONG_ENV, RUN_DIR_ENV, SEED_ENV
+from distlab.results import (
+    COUNTED_OUTCOMES,
+    FAILING_OUTCOMES,
+    Attempt,
+    LayerResult,
+    TestResult,
+)
 from distlab.runner import jsonreport
+from distlab.runner.coverage import LayerCoverage
 from distlab.runner.listener import EventListener
 from distlab.runner.live import LiveState
 from distlab.runner.pytest_process import PytestExit, run_pytest
-from distlab.seeds import SEED_ENV, derive
+from distlab.seeds import derive
 
-CONFIG_ENV = "DISTLAB_CONFIG"
-LONG_ENV = "DISTLAB_LONG"
 # Beyond this many failures a rerun would only repeat a broken layer.
 MAX_RERUN_TESTS = 100
-_FAILING = ("failed", "error")
 
 
 @dataclass
@@ -79,6 +81,8 @@ class LayerRunner:
         (ctx.run_dir / "logs").mkdir(exist_ok=True)
         self.log_path = ctx.run_dir / "logs" / f"{self.name}.log"
         self.rootdir = str(ctx.cwd)
+        packages = plan.settings.coverage
+        self.coverage = LayerCoverage(self.name, packages, ctx.run_dir) if packages else None
 
     def run(self) -> LayerRun:
         started = time.monotonic()
@@ -87,14 +91,16 @@ class LayerRunner:
         if run.result.outcome == "failed" and settings.reruns > 0:
             self._rerun(run, started)
         run.result.duration_s = time.monotonic() - started
+        self._finish_coverage(run)
         counts = run.result.counts()
         self.ctx.listener.publish(
-            events.LAYER_END,
-            layer=self.name,
-            outcome=run.result.outcome,
-            counts={k: counts.get(k, 0) for k in ("passed", "failed", "flaky", "skipped", "error")},
-            duration_s=run.result.duration_s,
-            reason=run.result.reason,
+            events.LayerEnd(
+                layer=self.name,
+                outcome=run.result.outcome,
+                counts={k: counts.get(k, 0) for k in COUNTED_OUTCOMES},
+                duration_s=run.result.duration_s,
+                reason=run.result.reason,
+            )
         )
         return run
 
@@ -105,7 +111,7 @@ class LayerRunner:
     ) -> tuple[PytestExit, dict[str, Any] | None, Path]:
         suffix = "" if attempt == 0 else f".rerun{attempt}"
         report_path = self.ctx.run_dir / "layers" / f"{self.name}{suffix}.json"
-        self.ctx.listener.publish(events.LAYER_START, layer=self.name, attempt=attempt)
+        self.ctx.listener.publish(events.LayerStart(layer=self.name, attempt=attempt))
         self.ctx.live.begin(self.name)
         address = self.ctx.listener.open_endpoint(self.name)
         with open(self.log_path, "a", encoding="utf-8") as log:
@@ -162,7 +168,23 @@ class LayerRunner:
         env.setdefault("PYTHONHASHSEED", str(derive(self.ctx.seed, "pythonhashseed") % 2**32))
         if self.ctx.long:
             env[LONG_ENV] = "1"
+        if self.coverage is not None:
+            env.update(self.coverage.env())
         return env
+
+    def _finish_coverage(self, run: LayerRun) -> None:
+        """The layer's coverage figures become its metrics and a ``coverage`` event."""
+        if self.coverage is None:
+            return
+        figures = self.coverage.finish()
+        if figures is None:  # pytest died before any process saved its data
+            run.result.reason += ("; " if run.result.reason else "") + "no coverage data"
+            return
+        run.result.metrics += figures.metrics()
+        for m in figures.metrics():
+            self.ctx.listener.publish(
+                events.Metric(layer=self.name, name=m.name, value=m.value, unit=m.unit, tags=m.tags)
+            )
 
     # -- judging the first attempt -----------------------------------------
 
@@ -224,7 +246,7 @@ class LayerRunner:
         code = report.get("exitcode")
         lab = jsonreport.lab_errors(report)
         broken = jsonreport.collect_errors(report)
-        failing = [t for t in result.tests if t.outcome in _FAILING]
+        failing = [t for t in result.tests if t.outcome in FAILING_OUTCOMES]
         if lab:
             nodeid, message = next(iter(lab.items()))
             run.lab_error = f"{message} (in {nodeid})"
@@ -261,7 +283,7 @@ class LayerRunner:
     def _rerun(self, run: LayerRun, started: float) -> None:
         result = run.result
         by_id = {t.nodeid: t for t in result.tests}
-        pending = [t.nodeid for t in result.tests if t.outcome in _FAILING]
+        pending = [t.nodeid for t in result.tests if t.outcome in FAILING_OUTCOMES]
         if len(pending) > MAX_RERUN_TESTS:
             result.reason += f"; not rerun: more than {MAX_RERUN_TESTS} failures"
             return
@@ -288,21 +310,22 @@ class LayerRunner:
                     first.outcome = "flaky"
                     first.duration_s = retry.duration_s
                     self.ctx.listener.publish(
-                        events.TEST_END,
-                        layer=self.name,
-                        nodeid=nodeid,
-                        outcome="flaky",
-                        duration_s=retry.duration_s,
-                        message=f"passed on rerun {attempt} after: {first.message}",
-                        file=first.file,
-                        line=first.line,
+                        events.TestEnd(
+                            layer=self.name,
+                            nodeid=nodeid,
+                            outcome="flaky",
+                            duration_s=retry.duration_s,
+                            message=f"passed on rerun {attempt} after: {first.message}",
+                            file=first.file or "",
+                            line=first.line,
+                        )
                     )
                     continue
                 if retry is not None:
                     _take_failure(first, retry)
                 still.append(nodeid)
             pending = still
-        failing = [t for t in result.tests if t.outcome in _FAILING]
+        failing = [t for t in result.tests if t.outcome in FAILING_OUTCOMES]
         flaky = sum(1 for t in result.tests if t.outcome == "flaky")
         if not failing:
             result.outcome = "passed"

@@ -11,8 +11,8 @@ live view see the same sequence. The runner's own events go through
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-import json
 import os
 import shutil
 import socket
@@ -20,11 +20,11 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from distlab.events import encode, make_event
+from distlab.events import Event, EventDecodeError, LayerEvent, decode_line, encode
 
-EventCallback = Callable[[dict[str, Any]], None]
+EventCallback = Callable[[Event], None]
 
 # How long closing an endpoint waits for writers still draining their sockets.
 _DRAIN_S = 5.0
@@ -45,17 +45,17 @@ class EventListener:
         self._numbers = itertools.count()
         self.callback_errors = 0
 
-    def publish(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Emit one of the runner's own events into the stream."""
-        event = make_event(kind, **fields)
+    def publish(self, event: Event) -> Event:
+        """Put one of the runner's own events into the stream."""
         self.deliver(event, encode(event))
         return event
 
-    def deliver(self, event: dict[str, Any], line: bytes) -> None:
+    def deliver(self, event: Event | None, line: bytes) -> None:
+        """Append ``line`` to the file and hand ``event`` (if it decoded) to the callback."""
         with self._lock:
             self._out.write(line)
             self._count += 1
-            if self._callback is not None:
+            if event is not None and self._callback is not None:
                 try:
                     self._callback(event)
                 except Exception:
@@ -147,17 +147,19 @@ class _Endpoint:
         if not line.strip():
             return
         try:
-            event = json.loads(line)
-        except ValueError:
+            event = decode_line(line)
+        except EventDecodeError:
+            # Not ours to judge: a newer producer's kind, say. The file keeps
+            # it as it came; the live view only takes what it can read.
+            self.listener.deliver(None, line + b"\n")
             return
-        if not isinstance(event, dict) or "kind" not in event:
+        if isinstance(event, LayerEvent) and not event.layer:
+            # Producers deep in a test (the cluster, a workload) do not know
+            # their layer; the endpoint does.
+            event = dataclasses.replace(event, layer=self.layer)
+            self.listener.deliver(event, encode(event))
             return
-        if "layer" not in event:
-            event["layer"] = self.layer
-            data = encode(event)
-        else:
-            data = line + b"\n"
-        self.listener.deliver(event, data)
+        self.listener.deliver(event, line + b"\n")
 
     def close(self) -> None:
         self.closing = True

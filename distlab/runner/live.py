@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
-from distlab import events
+from distlab.events import Collect, Event, TestEnd, TestStart
 from distlab.results import TestResult
 
 
@@ -30,21 +29,20 @@ class LiveState:
             self._running.pop(layer, None)
             self._finished[layer] = {}
 
-    def observe(self, event: dict[str, Any]) -> None:
+    def observe(self, event: Event) -> None:
         """Take in one event."""
-        kind, layer = event.get("kind"), event.get("layer") or ""
         with self._lock:
-            if kind == events.TEST_START:
-                self._running[layer] = (str(event.get("nodeid", "")), time.monotonic())
-            elif kind == events.TEST_END and event.get("outcome") != "flaky":
-                self._running.pop(layer, None)
-                test = _test_of(event, layer)
-                self._finished.setdefault(layer, {})[test.nodeid] = test
-            elif kind == events.COLLECT:
-                lines = self._lines.setdefault(layer, {})
-                for t in event.get("tests", []):
-                    if isinstance(t.get("line"), int):
-                        lines[t["nodeid"]] = t["line"]
+            match event:
+                case TestStart(layer=layer, nodeid=nodeid):
+                    self._running[layer] = (nodeid, time.monotonic())
+                case TestEnd(layer=layer) if event.outcome != "flaky":
+                    self._running.pop(layer, None)
+                    self._finished.setdefault(layer, {})[event.nodeid] = _test_of(event)
+                case Collect(layer=layer, tests=tests):
+                    lines = self._lines.setdefault(layer, {})
+                    for t in tests:
+                        if t.line is not None:
+                            lines[t.nodeid] = t.line
 
     def running(self, layer: str) -> str:
         """The test that started and has not ended in ``layer``, or ""."""
@@ -66,20 +64,17 @@ class LiveState:
             return list(self._finished.get(layer, {}).values())
 
 
-def _test_of(event: dict[str, Any], layer: str) -> TestResult:
-    nodeid = str(event.get("nodeid", ""))
-    outcome = str(event.get("outcome", "error"))
-    message = str(event.get("message", "") or "")
+def _test_of(event: TestEnd) -> TestResult:
     return TestResult(
-        nodeid=nodeid,
-        layer=layer,
-        outcome=outcome,
-        duration_s=float(event.get("duration_s") or 0.0),
-        file=event.get("file") or nodeid.split("::")[0],
-        line=event.get("line"),
-        message=message,
-        longrepr=str(event.get("longrepr", "") or ""),
-        stdout=str(event.get("stdout", "") or ""),
-        stderr=str(event.get("stderr", "") or ""),
-        skip_reason=message if outcome == "skipped" else "",
+        nodeid=event.nodeid,
+        layer=event.layer,
+        outcome=event.outcome,
+        duration_s=event.duration_s or 0.0,
+        file=event.file or event.nodeid.split("::")[0],
+        line=event.line,
+        message=event.message,
+        longrepr=event.longrepr,
+        stdout=event.stdout,
+        stderr=event.stderr,
+        skip_reason=event.message if event.outcome == "skipped" else "",
     )

@@ -12,7 +12,22 @@ import re
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import TextIO
+
+from distlab.events import (
+    Collect,
+    Event,
+    GateResult,
+    LayerEnd,
+    LayerStart,
+    Log,
+    Metric,
+    RunEnd,
+    RunStart,
+    TestEnd,
+    TestStart,
+)
+from distlab.results import FAILING_OUTCOMES
 
 # Lines of a failure's traceback shown live; the JUnit and JSON keep all of it.
 LONGREPR_LINES = 25
@@ -31,22 +46,46 @@ class ProgressPrinter:
         self._collected: dict[str, int] = {}
         self._ended: dict[str, int] = {}
         self._running: dict[str, tuple[str, float]] = {}
+        # The lines and branches figures arrive just before a layer's coverage.percent.
+        self._coverage_parts: dict[tuple[str, str], float] = {}
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = str(event.get("kind", ""))
-        layer = str(event.get("layer", ""))
-        with self._lock:
-            if kind == "test.start":
-                self._running[layer] = (str(event.get("nodeid", "")), time.monotonic())
-            elif kind == "test.end":
-                self._running.pop(layer, None)
-                self._ended[layer] = self._ended.get(layer, 0) + 1
-            elif kind == "layer.end":
-                self._collected.pop(layer, None)
-                self._running.pop(layer, None)
-        handler = getattr(self, "_" + kind.replace(".", "_"), None)
-        if handler is not None:
-            handler(event)
+    def __call__(self, event: Event) -> None:
+        match event:
+            case RunStart():
+                self.line(f"distlab: run dir {event.run_dir}")
+                self.line(f"distlab: layers {', '.join(event.layers)}")
+            case LayerStart():
+                self._layer_start(event)
+            case Collect():
+                self._collect(event)
+            case TestStart():
+                with self._lock:
+                    self._running[event.layer] = (event.nodeid, time.monotonic())
+            case TestEnd():
+                with self._lock:
+                    self._running.pop(event.layer, None)
+                    self._ended[event.layer] = self._ended.get(event.layer, 0) + 1
+                self._test_end(event)
+            case LayerEnd():
+                with self._lock:
+                    self._collected.pop(event.layer, None)
+                    self._running.pop(event.layer, None)
+                self._layer_end(event)
+            case GateResult():
+                status = "PASS" if event.passed else "FAIL"
+                self.line(f"[gate] {status} {event.name}: {event.explanation}")
+            case Metric(name="coverage.lines_percent" | "coverage.branches_percent"):
+                self._coverage_parts[(event.layer, event.name)] = event.value or 0.0
+            case Metric(name="coverage.percent"):
+                self._coverage(event)
+            case Log(level="warning" | "error"):
+                self.line(f"distlab: {event.level}: {event.message}")
+            case RunEnd():
+                reason = f" -- {event.reason}" if event.reason else ""
+                self.line(
+                    f"distlab: {event.verdict.upper()} (exit {event.exit_code}) "
+                    f"in {event.duration_s:.1f}s{reason}"
+                )
 
     def line(self, text: str) -> None:
         with self._lock:
@@ -71,75 +110,54 @@ class ProgressPrinter:
             doing = f"; running {running[0]} for {now - running[1]:.0f}s" if running else ""
             self.line(f"[{layer}] {ended} of {total} tests done{doing}")
 
-    def _run_start(self, e: dict[str, Any]) -> None:
-        self.line(f"distlab: run dir {e.get('run_dir')}")
-        self.line(f"distlab: layers {', '.join(e.get('layers') or [])}")
-
-    def _layer_start(self, e: dict[str, Any]) -> None:
-        layer, attempt = e.get("layer", "?"), int(e.get("attempt") or 0)
-        self._attempt[layer] = attempt
-        if attempt == 0:
-            self.line(f"[{layer}] started")
-        else:
-            self.line(f"[{layer}] rerun {attempt} of the failed tests")
-
-    def _collect(self, e: dict[str, Any]) -> None:
-        layer = e.get("layer", "?")
-        n = len(e.get("tests") or [])
-        with self._lock:
-            self._collected[layer], self._ended[layer] = n, 0
-        if self._attempt.get(layer, 0) == 0:
-            self.line(f"[{layer}] collected {n} test{'' if n == 1 else 's'}")
-        for err in e.get("errors") or []:
-            last = _last_line(str(err.get("message", "")))
-            self.line(f"[{layer}] COLLECTION ERROR {err.get('nodeid')}: {last}")
-
-    def _test_end(self, e: dict[str, Any]) -> None:
-        outcome = e.get("outcome")
-        layer = e.get("layer", "?")
-        if outcome == "flaky":
-            message = _first_line(str(e.get("message") or ""))
-            self.line(f"[{layer}] FLAKY {e.get('nodeid')} - {message}")
-            return
-        if outcome not in ("failed", "error"):
-            return
-        rerun = " (rerun)" if self._attempt.get(layer, 0) else ""
-        message = _first_line(str(e.get("message") or ""))
-        where = f"{e.get('file')}:{e.get('line')}" if e.get("file") and e.get("line") else ""
+    def _coverage(self, e: Metric) -> None:
+        lines = self._coverage_parts.get((e.layer, "coverage.lines_percent"), 0.0)
+        branches = self._coverage_parts.get((e.layer, "coverage.branches_percent"), 0.0)
+        # The runner reports the run's total under the layer name "run".
+        where = "distlab: run" if e.layer == "run" else f"[{e.layer}]"
         self.line(
-            f"[{layer}] {str(outcome).upper()}{rerun} {e.get('nodeid')} - {message}"
+            f"{where} coverage {e.value or 0.0:.1f}% (lines {lines:.1f}%, branches {branches:.1f}%)"
+        )
+
+    def _layer_start(self, e: LayerStart) -> None:
+        self._attempt[e.layer] = e.attempt
+        if e.attempt == 0:
+            self.line(f"[{e.layer}] started")
+        else:
+            self.line(f"[{e.layer}] rerun {e.attempt} of the failed tests")
+
+    def _collect(self, e: Collect) -> None:
+        n = len(e.tests)
+        with self._lock:
+            self._collected[e.layer], self._ended[e.layer] = n, 0
+        if self._attempt.get(e.layer, 0) == 0:
+            self.line(f"[{e.layer}] collected {n} test{'' if n == 1 else 's'}")
+        for err in e.errors:
+            self.line(f"[{e.layer}] COLLECTION ERROR {err.nodeid}: {_last_line(err.message)}")
+
+    def _test_end(self, e: TestEnd) -> None:
+        if e.outcome == "flaky":
+            self.line(f"[{e.layer}] FLAKY {e.nodeid} - {_first_line(e.message)}")
+            return
+        if e.outcome not in FAILING_OUTCOMES:
+            return
+        rerun = " (rerun)" if self._attempt.get(e.layer, 0) else ""
+        where = f"{e.file}:{e.line}" if e.file and e.line else ""
+        self.line(
+            f"[{e.layer}] {e.outcome.upper()}{rerun} {e.nodeid} - {_first_line(e.message)}"
             + (f" ({where})" if where else "")
         )
-        if self.tracebacks and e.get("longrepr"):
-            lines = str(e["longrepr"]).rstrip().splitlines()
+        if self.tracebacks and e.longrepr:
+            lines = e.longrepr.rstrip().splitlines()
             if len(lines) > LONGREPR_LINES:
                 lines = ["...", *lines[-LONGREPR_LINES:]]
             for text in lines:
                 self.line(f"    {text}")
 
-    def _layer_end(self, e: dict[str, Any]) -> None:
-        counts = e.get("counts") or {}
-        shown = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no tests"
-        reason = f" -- {e['reason']}" if e.get("reason") else ""
-        self.line(
-            f"[{e.get('layer')}] {str(e.get('outcome')).upper()}: {shown} "
-            f"in {float(e.get('duration_s') or 0):.1f}s{reason}"
-        )
-
-    def _gate(self, e: dict[str, Any]) -> None:
-        status = "PASS" if e.get("passed") else "FAIL"
-        self.line(f"[gate] {status} {e.get('name')}: {e.get('explanation', '')}")
-
-    def _log(self, e: dict[str, Any]) -> None:
-        if e.get("level") in ("warning", "error"):
-            self.line(f"distlab: {e.get('level')}: {e.get('message')}")
-
-    def _run_end(self, e: dict[str, Any]) -> None:
-        reason = f" -- {e['reason']}" if e.get("reason") else ""
-        self.line(
-            f"distlab: {str(e.get('verdict')).upper()} (exit {e.get('exit_code')}) "
-            f"in {float(e.get('duration_s') or 0):.1f}s{reason}"
-        )
+    def _layer_end(self, e: LayerEnd) -> None:
+        shown = ", ".join(f"{n} {k}" for k, n in e.counts.items() if n) or "no tests"
+        reason = f" -- {e.reason}" if e.reason else ""
+        self.line(f"[{e.layer}] {e.outcome.upper()}: {shown} in {e.duration_s:.1f}s{reason}")
 
 
 def _last_line(text: str) -> str:

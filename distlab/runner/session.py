@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from distlab import events
 from distlab.config.schema import Config
@@ -21,12 +19,11 @@ from distlab.proc import reap_orphans
 from distlab.results import LayerResult, RunResult
 from distlab.rundir import create_run_dir
 from distlab.runner import outputs, plan, verdict
+from distlab.runner.coverage import combine_run
 from distlab.runner.layer import LayerContext, LayerPlan, LayerRun, LayerRunner
-from distlab.runner.listener import EventListener
+from distlab.runner.listener import EventCallback, EventListener
 from distlab.runner.live import LiveState
 from distlab.seeds import new_root_seed
-
-EventCallback = Callable[[dict[str, Any]], None]
 
 
 class Run:
@@ -135,7 +132,7 @@ class Run:
                 ) from None
             live = LiveState()
 
-            def dispatch(event: dict[str, Any]) -> None:
+            def dispatch(event: events.Event) -> None:
                 live.observe(event)
                 if self.on_event is not None:
                     self.on_event(event)
@@ -166,14 +163,15 @@ class Run:
         )
         self.result = result
         listener.publish(
-            events.RUN_START,
-            seed=self.seed,
-            layers=self.layers,
-            run_dir=str(self.run_dir),
-            config=self.config.path,
+            events.RunStart(
+                seed=self.seed,
+                layers=tuple(self.layers),
+                run_dir=str(self.run_dir),
+                config=str(self.config.path),
+            )
         )
         for line in self.reaped:
-            listener.publish(events.LOG, level="warning", message=line, source="runner")
+            listener.publish(events.Log(level="warning", message=line, source="runner"))
         baseline = outputs.last_passing(self.runs_root, branch)
         ctx = LayerContext(
             seed=self.seed,
@@ -187,11 +185,12 @@ class Run:
             extra_args=self.extra_args,
         )
         layer_runs = self._run_layers(ctx, result, baseline)
+        self._combine_coverage(listener, result)
         result.gates, note = verdict.evaluate_gates(self.gates, result, baseline)
         if note:
             self._note(listener, note)
         for v in result.gates:
-            listener.publish(events.GATE, **verdict.gate_event_fields(v))
+            listener.publish(verdict.gate_event(v))
         code, verdict_, reason = verdict.decide(result, layer_runs, self._stop.is_set())
         result.exit_code, result.verdict, result.reason = code, verdict_, reason
         result.finished = time.time()
@@ -212,17 +211,31 @@ class Run:
             if note:
                 self._note(listener, note)
         listener.publish(
-            events.RUN_END,
-            verdict=result.verdict,
-            exit_code=result.exit_code,
-            duration_s=result.duration_s,
-            reason=result.reason,
+            events.RunEnd(
+                verdict=result.verdict,
+                exit_code=result.exit_code,
+                duration_s=result.duration_s,
+                reason=result.reason,
+            )
         )
         return result
 
+    def _combine_coverage(self, listener: EventListener, result: RunResult) -> None:
+        """The run's coverage over every measured layer, published under the layer name "run"."""
+        assert self.run_dir is not None
+        measured = {p.name: p.settings.coverage for p in self.plans if p.settings.coverage}
+        figures = combine_run(self.run_dir, measured) if measured else None
+        if figures is None:
+            return
+        result.coverage = figures.fields()
+        for m in figures.metrics():
+            listener.publish(
+                events.Metric(layer="run", name=m.name, value=m.value, unit=m.unit, tags=m.tags)
+            )
+
     def _note(self, listener: EventListener, message: str) -> None:
         self.notes.append(message)
-        listener.publish(events.LOG, level="warning", message=message, source="runner")
+        listener.publish(events.Log(level="warning", message=message, source="runner"))
 
     def _run_layers(
         self, ctx: LayerContext, result: RunResult, baseline: RunResult | None

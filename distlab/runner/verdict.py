@@ -8,8 +8,7 @@ then 1.
 
 from __future__ import annotations
 
-from typing import Any
-
+from distlab import events
 from distlab.config.schema import GateSpec
 from distlab.errors import ExitCode
 from distlab.results import GateVerdict, RunResult
@@ -58,13 +57,13 @@ def decide(run: RunResult, layer_runs: list[LayerRun], stopped: bool) -> tuple[i
     return int(ExitCode.OK), "pass", ""
 
 
-def gate_event_fields(verdict: GateVerdict) -> dict[str, Any]:
-    """A verdict as the fields of a ``gate`` event."""
-    return {
-        "name": verdict.name,
-        "metric": verdict.metric,
-        "observed": verdict.observed,
-        "threshold": verdict.threshold,
-        "passed": verdict.passed,
-        "explanation": verdict.explanation,
-    }
+def gate_event(verdict: GateVerdict) -> events.GateResult:
+    """A verdict as a ``gate`` event."""
+    return events.GateResult(
+        name=verdict.name,
+        metric=verdict.metric,
+        observed=verdict.observed,
+        threshold=verdict.threshold,
+        passed=verdict.passed,
+        explanation=verdict.explanation,
+    )

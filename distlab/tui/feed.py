@@ -13,9 +13,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from distlab.events import read_events
+from distlab.events import Event, EventDecodeError, Log, ReadStats, decode_line, read_events
 
 Wake = Callable[[], None]
 
@@ -24,7 +23,7 @@ class EventFeed:
     """A thread-safe FIFO of events with a wake-up callback."""
 
     def __init__(self) -> None:
-        self._buffer: deque[dict[str, Any]] = deque()
+        self._buffer: deque[Event] = deque()
         self._lock = threading.Lock()
         self._wake: Wake | None = None
         self._woken = False
@@ -34,7 +33,7 @@ class EventFeed:
         """Call ``wake`` (once per drain) when events arrive."""
         self._wake = wake
 
-    def push(self, event: dict[str, Any]) -> None:
+    def push(self, event: Event) -> None:
         """Add one event (any thread)."""
         with self._lock:
             self._buffer.append(event)
@@ -44,7 +43,7 @@ class EventFeed:
         if wake and self._wake is not None:
             self._wake()
 
-    def drain(self, limit: int = 100_000) -> list[dict[str, Any]]:
+    def drain(self, limit: int = 100_000) -> list[Event]:
         """Take up to ``limit`` waiting events, oldest first."""
         with self._lock:
             n = min(limit, len(self._buffer))
@@ -93,20 +92,30 @@ class FileReader:
 
     def _replay(self) -> None:
         last: float | None = None
-        for event in read_events(self.path):
+        stats = ReadStats()
+        for event in read_events(self.path, stats):
             if self._stop.is_set():
                 return
-            ts = event.get("ts")
-            if self.speed and isinstance(ts, int | float):
+            ts = event.ts
+            if self.speed:
                 # Pace by the recorded clock; waiting on the stop flag keeps quit instant.
                 if last is not None and ts > last and self._stop.wait((ts - last) / self.speed):
                     return
                 last = ts
             self.feed.push(event)
+        if stats.skipped:
+            # Say so rather than show a run with holes in it as if it were whole.
+            self.feed.push(
+                Log(
+                    ts=last or 0.0,
+                    level="warning",
+                    source="replay",
+                    message=f"{stats.skipped} event line(s) could not be read; "
+                    f"first: {stats.first_problem}",
+                )
+            )
 
     def _tail(self) -> None:
-        import json
-
         while not self.path.exists():
             if self._stop.wait(0.05):
                 return
@@ -122,8 +131,6 @@ class FileReader:
                     continue  # a line still being written
                 line, pending = pending.strip(), ""
                 try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
+                    self.feed.push(decode_line(line))
+                except EventDecodeError:
                     continue
-                if isinstance(event, dict) and "kind" in event:
-                    self.feed.push(event)

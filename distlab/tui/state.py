@@ -13,14 +13,37 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-LAYER_ORDER = ("unit", "concurrency", "distributed", "chaos", "performance")
-OUTCOMES = ("passed", "failed", "flaky", "skipped", "error")
+from distlab.config.schema import LAYERS
+from distlab.events import (
+    CheckVerdict,
+    Collect,
+    Event,
+    FaultEnd,
+    FaultStart,
+    GateResult,
+    LayerEnd,
+    LayerStart,
+    LinkState,
+    Log,
+    Metric,
+    NodeRole,
+    NodeSample,
+    NodeStateChanged,
+    PartitionChanged,
+    RunEnd,
+    RunStart,
+    TestEnd,
+    TestStart,
+    WorkloadSample,
+)
+from distlab.results import COUNTED_OUTCOMES, FAILING_OUTCOMES
+
 # What counts as "went wrong" for rerun-failed, the failure screen and the filter.
-FAILING = frozenset({"failed", "error"})
+FAILING = FAILING_OUTCOMES
 THROUGHPUT_WINDOW = 300  # samples kept for the sparkline (one a second: five minutes)
 TIMELINE_KEEP = 200  # fault windows kept
 LOG_KEEP = 200
-TALLY_KEYS = (*OUTCOMES, "running", "pending")
+TALLY_KEYS = (*COUNTED_OUTCOMES, "running", "pending")
 
 
 @dataclass
@@ -170,18 +193,72 @@ class LabState:
 
     # -- folding events ------------------------------------------------------------------
 
-    def apply(self, event: dict[str, Any]) -> None:
-        """Fold one event into the model; unknown kinds are ignored (newer producers)."""
+    def apply(self, event: Event) -> None:
+        """Fold one event into the model."""
         self.events_seen += 1
-        ts = event.get("ts")
-        if isinstance(ts, int | float):
-            if self.first is None:
-                self.first = float(ts)
-            if ts > self.now:
-                self.now = float(ts)
-        handler = _HANDLERS.get(str(event.get("kind")))
-        if handler is not None:
-            handler(self, event)
+        ts = event.ts
+        if self.first is None:
+            self.first = ts
+        if ts > self.now:
+            self.now = ts
+        match event:
+            case RunStart():
+                self._run_start(event)
+            case RunEnd():
+                self._run_end(event)
+            case LayerStart():
+                self._layer_start(event)
+            case LayerEnd():
+                layer = self._layer(event.layer)
+                layer.status, layer.ended, layer.reason = event.outcome, ts, event.reason
+                self.dirty.add("layers")
+            case Collect():
+                self._collect(event)
+            case TestStart():
+                self.set_outcome(self._test(event.layer, event.nodeid), "running")
+            case TestEnd():
+                self._test_end(event)
+            case Metric():
+                self.metrics[(event.layer, event.name)] = (event.value, event.unit)
+                self.dirty.add("metrics")
+            case NodeStateChanged():
+                self._node_state(event)
+            case NodeSample():
+                self._node_sample(event)
+            case NodeRole():
+                node = self._node(event.node)
+                node.role, node.term, node.leader = event.role, event.term, event.leader
+                self.dirty.add("nodes")
+            case LinkState():
+                self._link_state(event)
+            case PartitionChanged():
+                self._partition(event)
+            case FaultStart():
+                self._fault_start(event)
+            case FaultEnd():
+                window = self.faults.get(event.id)
+                if window is not None and window.end is None:
+                    window.end = ts
+                    self.dirty.add("faults")
+            case WorkloadSample():
+                self._workload_sample(event)
+            case CheckVerdict():
+                self.checks[event.checker] = (event.verdict, event.detail)
+                self.dirty.add("checks")
+            case GateResult():
+                self.gates[event.name] = Gate(
+                    event.name,
+                    event.metric or event.name,
+                    event.observed,
+                    event.threshold,
+                    event.passed,
+                    event.explanation,
+                )
+                self.dirty.add("gates")
+            case Log():
+                self.logs.append((ts, event.level, event.message))
+                self.logs_total += 1
+                self.dirty.add("logs")
 
     def take_dirty(self) -> tuple[set[str], set[str], set[str]]:
         """What changed since the last call: (areas, test ids, node ids); resets them."""
@@ -210,21 +287,21 @@ class LabState:
             self.dirty.add("tree")
         return layer
 
-    def _run_start(self, e: dict[str, Any]) -> None:
-        self.seed = e.get("seed")
-        self.run_dir = str(e.get("run_dir") or "")
-        self.started, self.ended = float(e.get("ts", self.now)), None
+    def _run_start(self, e: RunStart) -> None:
+        self.seed = e.seed
+        self.run_dir = e.run_dir
+        self.started, self.ended = e.ts, None
         self.verdict, self.exit_code, self.reason = None, None, ""
         self.gates.clear()
-        for name in e.get("layers") or []:
-            self._layer(str(name))
+        for name in e.layers:
+            self._layer(name)
         self.dirty.update({"run", "gates", "layers"})
 
-    def _run_end(self, e: dict[str, Any]) -> None:
-        self.ended = float(e.get("ts", self.now))
-        self.verdict = e.get("verdict")
-        self.exit_code = e.get("exit_code")
-        self.reason = str(e.get("reason") or "")
+    def _run_end(self, e: RunEnd) -> None:
+        self.ended = e.ts
+        self.verdict = e.verdict
+        self.exit_code = e.exit_code
+        self.reason = e.reason
         for layer in self.layers.values():
             if layer.status == "running":
                 layer.status = "stopped"
@@ -234,36 +311,27 @@ class LabState:
                     self.dirty_tests.add(t.nodeid)
         self.dirty.update({"run", "gates", "layers"})
 
-    def _layer_start(self, e: dict[str, Any]) -> None:
-        layer = self._layer(str(e.get("layer")))
-        layer.attempt = int(e.get("attempt") or 0)
+    def _layer_start(self, e: LayerStart) -> None:
+        layer = self._layer(e.layer)
+        layer.attempt = e.attempt
         layer.status = "running"
         if layer.attempt == 0:
-            layer.started, layer.ended, layer.reason = float(e.get("ts", self.now)), None, ""
+            layer.started, layer.ended, layer.reason = e.ts, None, ""
         self.dirty.add("layers")
 
-    def _layer_end(self, e: dict[str, Any]) -> None:
-        layer = self._layer(str(e.get("layer")))
-        layer.status = str(e.get("outcome") or "passed")
-        layer.ended = float(e.get("ts", self.now))
-        layer.reason = str(e.get("reason") or "")
-        self.dirty.add("layers")
-
-    def _collect(self, e: dict[str, Any]) -> None:
-        layer = self._layer(str(e.get("layer")))
-        for item in e.get("tests") or []:
-            nodeid = str(item.get("nodeid"))
-            test = layer.tests.get(nodeid)
+    def _collect(self, e: Collect) -> None:
+        layer = self._layer(e.layer)
+        for item in e.tests:
+            test = layer.tests.get(item.nodeid)
             if test is None:
-                test = self._new_test(layer, nodeid)
-            test.file = str(item.get("file") or test.file)
-            test.line = item.get("line", test.line)
-            test.markers = tuple(item.get("markers") or ())
+                test = self._new_test(layer, item.nodeid)
+            test.file = item.file or test.file
+            test.line = item.line if item.line is not None else test.line
+            test.markers = item.markers
         self.dirty.add("layers")
 
-    def _test(self, e: dict[str, Any]) -> TestInfo:
-        layer = self._layer(str(e.get("layer")))
-        nodeid = str(e.get("nodeid"))
+    def _test(self, layer_name: str, nodeid: str) -> TestInfo:
+        layer = self._layer(layer_name)
         test = layer.tests.get(nodeid)
         if test is None:
             test = self._new_test(layer, nodeid)
@@ -271,27 +339,18 @@ class LabState:
         self.dirty.add("layers")
         return test
 
-    def _test_start(self, e: dict[str, Any]) -> None:
-        test = self._test(e)
-        self.set_outcome(test, "running")
-
-    def _test_end(self, e: dict[str, Any]) -> None:
-        test = self._test(e)
-        self.set_outcome(test, str(e.get("outcome") or "error"))
-        test.duration_s = e.get("duration_s")
-        test.message = str(e.get("message") or "")
-        test.longrepr = str(e.get("longrepr") or "")
-        test.stdout = str(e.get("stdout") or "")
-        test.stderr = str(e.get("stderr") or "")
-        if e.get("file"):
-            test.file = str(e["file"])
-        if e.get("line") is not None:
-            test.line = e["line"]
-
-    def _metric(self, e: dict[str, Any]) -> None:
-        key = (str(e.get("layer") or ""), str(e.get("name")))
-        self.metrics[key] = (e.get("value"), str(e.get("unit") or ""))
-        self.dirty.add("metrics")
+    def _test_end(self, e: TestEnd) -> None:
+        test = self._test(e.layer, e.nodeid)
+        self.set_outcome(test, e.outcome)
+        test.duration_s = e.duration_s
+        test.message = e.message
+        test.longrepr = e.longrepr
+        test.stdout = e.stdout
+        test.stderr = e.stderr
+        if e.file:
+            test.file = e.file
+        if e.line is not None:
+            test.line = e.line
 
     def _node(self, node_id: str) -> NodeInfo:
         node = self.nodes.get(node_id)
@@ -301,23 +360,21 @@ class LabState:
         self.dirty_nodes.add(node_id)
         return node
 
-    def _node_state(self, e: dict[str, Any]) -> None:
-        cluster = e.get("cluster")
-        if cluster and cluster != self.cluster:
+    def _node_state(self, e: NodeStateChanged) -> None:
+        if e.cluster and e.cluster != self.cluster:
             # A test's fresh cluster reuses the ids n1..nN: show it, not a mix with the last.
             if self.cluster is not None:
                 self.nodes.clear()
                 self.links.clear()
                 self.partition = None
                 self.dirty.update({"nodes", "network"})
-            self.cluster = str(cluster)
-        node = self._node(str(e.get("node")))
-        state = str(e.get("state") or node.state)
-        ts = float(e.get("ts", self.now))
+            self.cluster = e.cluster
+        node = self._node(e.node)
+        state = e.state or node.state
         if state == "up" and node.state not in ("up", "paused"):
             if node.up_since is not None:
                 node.restarts += 1
-            node.up_since = ts
+            node.up_since = e.ts
         node.state = state
         if state in ("down", "crashed"):
             # No process, no figures: stale ones would read as a live node.
@@ -328,106 +385,52 @@ class LabState:
                 None,
                 None,
             )
-        node.pid = e.get("pid", node.pid)
-        node.exit_code = e.get("exit_code")
-        node.signal = e.get("signal")
+        node.pid = e.pid if e.pid is not None else node.pid
+        node.exit_code = e.exit_code
+        node.signal = e.signal
         self.dirty.add("nodes")
 
-    def _node_sample(self, e: dict[str, Any]) -> None:
-        node = self._node(str(e.get("node")))
-        node.cpu_percent = e.get("cpu_percent")
-        node.rss_bytes = e.get("rss_bytes")
-        node.fds = e.get("fds")
-        if e.get("pid") is not None:
-            node.pid = e["pid"]
+    def _node_sample(self, e: NodeSample) -> None:
+        node = self._node(e.node)
+        node.cpu_percent = e.cpu_percent
+        node.rss_bytes = e.rss_bytes
+        node.fds = e.fds
+        if e.pid is not None:
+            node.pid = e.pid
         self.dirty.add("nodes")
 
-    def _node_role(self, e: dict[str, Any]) -> None:
-        node = self._node(str(e.get("node")))
-        node.role = str(e.get("role") or "")
-        node.term = e.get("term")
-        node.leader = e.get("leader")
-        self.dirty.add("nodes")
-
-    def _link_state(self, e: dict[str, Any]) -> None:
-        key = (str(e.get("src")), str(e.get("dst")))
-        faults = e.get("faults") or {}
-        if faults:
-            self.links[key] = dict(faults)
+    def _link_state(self, e: LinkState) -> None:
+        key = (e.src, e.dst)
+        if e.faults:
+            self.links[key] = dict(e.faults)
         else:
             self.links.pop(key, None)
         self.dirty.add("network")
 
-    def _partition(self, e: dict[str, Any]) -> None:
-        groups = e.get("groups") or []
+    def _partition(self, e: PartitionChanged) -> None:
         self.partition = (
             None
-            if not groups and not e.get("cut")
+            if not e.groups and not e.cut
             else {
-                "shape": e.get("shape") or "custom",
-                "groups": [list(g) for g in groups],
-                "cut": [tuple(c) for c in e.get("cut") or []],
+                "shape": e.shape or "custom",
+                "groups": [list(g) for g in e.groups],
+                "cut": [tuple(c) for c in e.cut],
             }
         )
         self.dirty.add("network")
 
-    def _fault_start(self, e: dict[str, Any]) -> None:
-        fid = str(e.get("id"))
-        self.faults[fid] = FaultWindow(
-            fid,
-            str(e.get("fault")),
-            e.get("target"),
-            dict(e.get("params") or {}),
-            float(e.get("ts", self.now)),
-        )
+    def _fault_start(self, e: FaultStart) -> None:
+        self.faults[e.id] = FaultWindow(e.id, e.fault, list(e.target), dict(e.params), e.ts)
         if len(self.faults) > TIMELINE_KEEP:
             del self.faults[next(iter(self.faults))]
         self.dirty.add("faults")
 
-    def _fault_end(self, e: dict[str, Any]) -> None:
-        window = self.faults.get(str(e.get("id")))
-        if window is not None and window.end is None:
-            window.end = float(e.get("ts", self.now))
-            self.dirty.add("faults")
-
-    def _workload_sample(self, e: dict[str, Any]) -> None:
-        sample = Sample(
-            float(e.get("ts", self.now)),
-            float(e.get("ops_per_s") or 0.0),
-            int(e.get("ok") or 0),
-            int(e.get("fail") or 0),
-            int(e.get("info") or 0),
-            e.get("p50_ms"),
-            e.get("p95_ms"),
-            e.get("p99_ms"),
-        )
+    def _workload_sample(self, e: WorkloadSample) -> None:
+        sample = Sample(e.ts, e.ops_per_s, e.ok, e.fail, e.info, e.p50_ms, e.p95_ms, e.p99_ms)
         self.samples.append(sample)
         for k in self.totals:
             self.totals[k] += getattr(sample, k)
         self.dirty.add("throughput")
-
-    def _check_verdict(self, e: dict[str, Any]) -> None:
-        self.checks[str(e.get("checker"))] = (str(e.get("verdict")), str(e.get("detail") or ""))
-        self.dirty.add("checks")
-
-    def _gate(self, e: dict[str, Any]) -> None:
-        name = str(e.get("name"))
-        self.gates[name] = Gate(
-            name,
-            str(e.get("metric") or name),
-            e.get("observed"),
-            str(e.get("threshold") or ""),
-            e.get("passed"),
-            str(e.get("explanation") or ""),
-        )
-        self.dirty.add("gates")
-
-    def _log(self, e: dict[str, Any]) -> None:
-        self.logs.append(
-            (float(e.get("ts", self.now)), str(e.get("level") or "info"), str(e.get("message")))
-        )
-        self.logs_total += 1
-        self.dirty.add("logs")
 
     def reset_outcomes(self) -> None:
         """Before a fresh full run: every known test back to pending, gates cleared."""
@@ -447,7 +450,7 @@ class LabState:
 
     def counts(self) -> dict[str, int]:
         """Counts over every layer."""
-        total = dict.fromkeys((*OUTCOMES, "running", "pending", "total"), 0)
+        total = dict.fromkeys((*TALLY_KEYS, "total"), 0)
         for layer in self.layers.values():
             for k, v in layer.counts().items():
                 total[k] += v
@@ -474,7 +477,7 @@ class LabState:
 
     def ordered_layers(self) -> list[LayerInfo]:
         """Layers in the usual order, unknown ones after."""
-        rank = {n: i for i, n in enumerate(LAYER_ORDER)}
+        rank = {n: i for i, n in enumerate(LAYERS)}
         return sorted(self.layers.values(), key=lambda lay: rank.get(lay.name, len(rank)))
 
     def overall_verdict(self) -> str | None:
@@ -494,26 +497,3 @@ class LabState:
 
     def active_faults(self) -> list[FaultWindow]:
         return [f for f in self.faults.values() if f.end is None]
-
-
-_HANDLERS = {
-    "run.start": LabState._run_start,
-    "run.end": LabState._run_end,
-    "layer.start": LabState._layer_start,
-    "layer.end": LabState._layer_end,
-    "collect": LabState._collect,
-    "test.start": LabState._test_start,
-    "test.end": LabState._test_end,
-    "metric": LabState._metric,
-    "node.state": LabState._node_state,
-    "node.sample": LabState._node_sample,
-    "node.role": LabState._node_role,
-    "link.state": LabState._link_state,
-    "partition": LabState._partition,
-    "fault.start": LabState._fault_start,
-    "fault.end": LabState._fault_end,
-    "workload.sample": LabState._workload_sample,
-    "check.verdict": LabState._check_verdict,
-    "gate": LabState._gate,
-    "log": LabState._log,
-}

@@ -139,10 +139,9 @@ class HistoryRecorder:
         m = get_model(model) if isinstance(model, str) else model
         result = check_linearizable(self.history(m), m, budget_s=budget_s)
         events.emit(
-            events.CHECK_VERDICT,
-            checker="linearizability",
-            verdict=str(result.verdict),
-            detail=result.summary(),
+            events.CheckVerdict(
+                checker="linearizability", verdict=str(result.verdict), detail=result.summary()
+            )
         )
         if result.invalid and self.path is not None:
             from distlab.checkers import timeline
