@@ -14,14 +14,19 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from distlab.env import LONG_ENV
 from distlab.errors import UsageError
 from distlab.nemesis.criteria import Criterion, CriterionVerdict, parse_criteria
 from distlab.nemesis.faults import fault_from_dict
 from distlab.nemesis.schedule import GENERATORS, GeneratorSpec, Schedule, template
 
-LONG_ENV = "DISTLAB_LONG"
+if TYPE_CHECKING:
+    from distlab.checkers.history import History
+    from distlab.checkers.linearizability import LinearizabilityResult
+    from distlab.checkers.stats import Stats
+    from distlab.workload import HistoryRecorder
 
 # Keys of a [scenarios.<name>] table.
 KEYS = (
@@ -244,8 +249,8 @@ class ScenarioResult:
     schedule: Schedule
     observed: dict[str, float | None]
     verdicts: list[CriterionVerdict]
-    check: Any = None  # the linearizability result
-    stats: Any = None
+    check: LinearizabilityResult | None = None
+    stats: Stats | None = None
     elapsed_s: float = 0.0
 
     @property
@@ -261,7 +266,9 @@ class ScenarioResult:
         return "\n".join(lines)
 
 
-def observe(history: Any, check: Any, stats: Any) -> dict[str, float | None]:
+def observe(
+    history: History, check: LinearizabilityResult | None, stats: Stats
+) -> dict[str, float | None]:
     """The criteria metrics from a checked history and its stats."""
     lat = sorted(
         (op.ret - op.call) / 1e6
@@ -272,7 +279,9 @@ def observe(history: Any, check: Any, stats: Any) -> dict[str, float | None]:
     ops = stats.ops
     recoveries = stats.recovery_s
     if recoveries:
-        recovery = None if any(r is None for r in recoveries) else max(recoveries)
+        # Unknown (None) if any window never recovered.
+        recovered = [r for r in recoveries if r is not None]
+        recovery = max(recovered) if len(recovered) == len(recoveries) else None
     else:
         recovery = 0.0  # no fault windows: nothing to recover from
     verdict = str(check.verdict) if check is not None else "unknown"
@@ -288,7 +297,7 @@ def observe(history: Any, check: Any, stats: Any) -> dict[str, float | None]:
 def judge(
     scenario: Scenario,
     schedule: Schedule,
-    recorder: Any,
+    recorder: HistoryRecorder,
     *,
     budget_s: float = 60.0,
     started: float | None = None,
