@@ -198,6 +198,9 @@ async def test_lab_mode_on_a_real_cluster_partition_heal_kill_and_nothing_left(
 ) -> None:
     from distlab import proc
     from distlab.config.loader import load
+    from distlab.lab.adapter import load_adapter
+    from distlab.lab.session import LabSession
+    from distlab.nemesis import Schedule
     from distlab.tui.app import DistlabApp
     from distlab.tui.lab import LabBackend
 
@@ -206,7 +209,11 @@ async def test_lab_mode_on_a_real_cluster_partition_heal_kill_and_nothing_left(
     before = proc.spawned_groups()
 
     config = load(str(ROOT / "config.toml"))
-    backend = LabBackend(config, seed=3, session_dir=tmp_path, rate=20, minutes=1)
+    adapter = load_adapter(config.lab.client, ROOT, "[lab] client")
+    session = LabSession(
+        config, adapter, client=config.lab.client, seed=3, session_dir=tmp_path, rate=20, minutes=1
+    )
+    backend = LabBackend(session)
     app = DistlabApp(backend, initial_tab="cluster")
 
     async def until(what: Callable[[], bool], why: str, timeout_s: float = 30) -> None:
@@ -219,14 +226,20 @@ async def test_lab_mode_on_a_real_cluster_partition_heal_kill_and_nothing_left(
         async with app.run_test(size=(80, 24)) as pilot:
             s = app.state
             await until(
-                lambda: backend.ready.is_set() and len(s.nodes) == 3, "the lab to start", 60
+                lambda: session.ready.is_set() and len(s.nodes) == 3, "the lab to start", 60
             )
             await until(lambda: all(n.state == "up" for n in s.nodes.values()), "nodes up")
             await until(lambda: len(s.samples) >= 1, "a workload sample")
             await pilot.press("n")
             await pilot.press("down", "enter")  # isolate
+            # The nemesis cuts the isolated node off as explicit groups: one node alone.
             await until(
-                lambda: s.partition is not None and s.partition["shape"] == "isolate", "partition"
+                lambda: (
+                    s.partition is not None
+                    and sorted(map(len, s.partition["groups"])) == [1, 2]
+                    and [f.params.get("shape") for f in s.active_faults()] == ["isolate"]
+                ),
+                "partition",
             )
             await pilot.press("h")
             await until(lambda: s.partition is None and not s.active_faults(), "heal")
@@ -236,10 +249,67 @@ async def test_lab_mode_on_a_real_cluster_partition_heal_kill_and_nothing_left(
     finally:
         backend.close()
     assert not proc.leaked(proc.spawned_groups() - before)
-    schedule = (tmp_path / "schedule.json").read_text()
-    assert '"partition"' in schedule and '"kill"' in schedule
+    # The keys' faults were saved as a real schedule, in the order they were pressed.
+    schedule = Schedule.from_json((tmp_path / "schedule.json").read_text())
+    assert [f.kind for f in schedule.faults] == ["partition", "kill"], schedule.describe()
+    assert schedule.faults[1].target == "n1" and schedule.seed == 3
+    assert (tmp_path / "test_lab_session.py").is_file()
     assert (tmp_path / "history.jsonl").stat().st_size > 0
     assert os.environ.get("DISTLAB_EVENTS") != f"file:{tmp_path / 'events.jsonl'}"
+
+
+def test_distlab_lab_replays_a_saved_schedule_in_the_dashboard(
+    terminal: Callable[..., Terminal], tmp_path: Path
+) -> None:
+    from distlab.events import read_events
+    from distlab.nemesis import Schedule
+
+    schedule = Schedule.from_json(
+        '{"name": "lab", "seed": 5, "faults": ['
+        '{"kind": "kill", "target": "n2", "at_s": 1.0, "duration_s": 1.5},'
+        '{"kind": "pause", "target": "n3", "at_s": 3.0, "duration_s": 1.0}]}'
+    )
+    (tmp_path / "schedule.json").write_text(schedule.to_json())
+    runs = tmp_path / "runs"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        (ROOT / "config.toml")
+        .read_text()
+        .replace('run_dir = ".distlab/runs"', f'run_dir = "{runs}"')
+        .replace(
+            'client = "suites.support.refsys_client:adapter"', 'client = "lab_adapter:adapter"'
+        )
+    )
+    # An adapter beside the config, imported relative to its directory.
+    (tmp_path / "lab_adapter.py").write_text("from suites.support.refsys_client import adapter\n")
+    t = terminal(
+        [*DISTLAB, "--config", str(config), "lab", "--replay", str(tmp_path / "schedule.json")],
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    children: list[psutil.Process] = []
+
+    def replayed() -> bool:
+        children.extend(p for p in descendants(t.proc.pid) if p not in children)
+        sessions = list(runs.glob("*/events.jsonl"))
+        if not sessions:
+            return False
+        ended = [e for e in read_events(sessions[0]) if getattr(e, "kind", "") == "fault.end"]
+        return len(ended) == 2
+
+    t.wait_for(replayed, 90, "both faults of the schedule to play and end")
+    t.send("q")
+    t.wait_for(lambda: t.proc.poll() is not None, 60, "exit")
+    assert t.proc.returncode == 0
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
+    (session,) = runs.iterdir()
+    assert session.name.endswith("-5")  # the schedule's seed, as no --seed was given
+    saved = Schedule.from_json((session / "schedule.json").read_text())
+    assert [(f.kind, f.target, f.at_s) for f in saved.faults] == [
+        ("kill", "n2", 1.0),
+        ("pause", "n3", 3.0),
+    ]
+    assert (session / "test_lab_session.py").is_file()
 
 
 def test_sigterm_quits_the_dashboard_cleanly(terminal: Callable[..., Terminal]) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from distlab.errors import UsageError
+
+if TYPE_CHECKING:
+    from distlab.nemesis import Schedule
 
 
 def add_parser(sub: Any) -> None:
@@ -16,7 +20,8 @@ def add_parser(sub: Any) -> None:
             "Start the configured cluster and a bounded register workload, then inject faults "
             "from the keyboard (k kill, p pause/resume, r restart, n partition, l latency, "
             "h heal all) and watch throughput, errors and the live checker verdict. The "
-            "session (events, history, fault schedule) is saved under [project] run_dir."
+            "session (events, history, the faults as a schedule, a regression test) is saved "
+            "under [project] run_dir; --replay plays a saved schedule again."
         ),
     )
     p.add_argument(
@@ -37,10 +42,15 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--client",
-        default="distlab.tui.lab_client",
-        metavar="MODULE",
-        help="module with make_client(process, addresses) and status(addresses) "
-        "(default: the reference KV system)",
+        metavar="MODULE:ATTR",
+        help="the adapter to the system, imported relative to the config's directory "
+        "(default: [lab] client in the config)",
+    )
+    p.add_argument(
+        "--replay",
+        metavar="SCHEDULE",
+        help="play a saved schedule.json (from an earlier session) in the lab; its seed "
+        "is used unless --seed is given",
     )
     p.set_defaults(command="lab")
 
@@ -48,9 +58,11 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from distlab import proc
     from distlab.config.loader import load
+    from distlab.lab.adapter import load_adapter
+    from distlab.lab.session import LabSession
     from distlab.rundir import create_run_dir
     from distlab.seeds import new_root_seed
-    from distlab.tui.lab import LabBackend, load_client_module
+    from distlab.tui.lab import LabBackend
     from distlab.tui.launch import run_dashboard
 
     for what, value, low in (
@@ -60,26 +72,60 @@ def run(args: argparse.Namespace) -> int:
     ):
         if not value >= low:
             raise UsageError(f"{what} must be at least {low:g}, got {value:g}")
-    load_client_module(args.client)  # before anything is created on disk
+    schedule = _read_schedule(args.replay) if args.replay else None
     config = load(args.config)
     if not config.cluster.command:
         raise UsageError(
             f"{args.config}: [cluster] command is empty; set the command that starts one node"
         )
-    seed = args.seed if args.seed is not None else new_root_seed()
-    session = create_run_dir(config.project.run_dir, seed)
-    for line in proc.reap_orphans(session.parent):
+    # Before anything is created on disk: a bad adapter is a one-line usage error.
+    if args.client:
+        client, origin = args.client, "--client"
+    elif config.lab.client:
+        client, origin = config.lab.client, f"{args.config}: [lab] client"
+    else:
+        raise UsageError(
+            f'{args.config}: [lab] client is not set; name your system\'s adapter ("module:attr") '
+            "there or pass --client"
+        )
+    adapter = load_adapter(client, Path(config.path).resolve().parent, origin)
+    if args.seed is not None:
+        seed = args.seed
+    elif schedule is not None and schedule.seed is not None:
+        seed = schedule.seed
+    else:
+        seed = new_root_seed()
+    session_dir = create_run_dir(config.project.run_dir, seed)
+    for line in proc.reap_orphans(session_dir.parent):
         print(line, flush=True)
-    backend = LabBackend(
+    session = LabSession(
         config,
+        adapter,
+        client=client,
         seed=seed,
-        session_dir=session,
+        session_dir=session_dir,
         nodes=args.nodes,
         clients=args.clients,
         rate=args.rate,
         minutes=args.minutes,
-        client_module=args.client,
+        schedule=schedule,
     )
-    code = run_dashboard(backend, live_clock=True, initial_tab="cluster")
-    print(f"distlab lab: session saved in {session} (replay: distlab replay {session})")
+    code = run_dashboard(LabBackend(session), live_clock=True, initial_tab="cluster")
+    print(f"distlab lab: session saved in {session_dir} (replay: distlab replay {session_dir})")
+    for path in session.saved:
+        print(f"distlab lab: wrote {path}")
     return code
+
+
+def _read_schedule(path: str) -> Schedule:
+    """The schedule in ``path``, or a one-line UsageError naming the file."""
+    from distlab.nemesis import Schedule
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"--replay {path}: cannot read it ({e.strerror or e})") from None
+    try:
+        return Schedule.from_json(text)
+    except UsageError as e:
+        raise UsageError(f"--replay {path}: {e.message}") from None

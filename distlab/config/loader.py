@@ -18,6 +18,7 @@ from distlab.config.schema import (
     ClusterSettings,
     Config,
     GateSpec,
+    LabSettings,
     NetworkSettings,
     PostgresSettings,
     ProjectSettings,
@@ -33,6 +34,7 @@ TABLE_SECTIONS: dict[str, type] = {
     "cluster": ClusterSettings,
     "network": NetworkSettings,
     "postgres": PostgresSettings,
+    "lab": LabSettings,
 }
 SECTIONS = (*TABLE_SECTIONS, "suites", "gates", "scenarios")
 

@@ -111,6 +111,16 @@ class PostgresSettings:
 
 
 @dataclass
+class LabSettings:
+    client: str = spec(
+        "",
+        help='`distlab lab`\'s adapter to the system, "module:attr" (the module is imported '
+        "with this file's directory first on the path): an object with "
+        "make_client(process, addresses, seed) and status(addresses); --client overrides it",
+    )
+
+
+@dataclass
 class SuiteSettings:
     paths: list[str] = spec(factory=list, help="test files or directories of this layer")
     required: bool = spec(True, help="a failure of this layer fails the run")
@@ -149,6 +159,7 @@ class Config:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    lab: LabSettings = field(default_factory=LabSettings)
     suites: dict[str, SuiteSettings] = field(default_factory=dict)
     gates: list[GateSpec] = field(default_factory=list)
     # [scenarios.<name>] -> distlab.nemesis.Scenario, built and checked by the loader.

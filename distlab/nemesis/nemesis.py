@@ -5,6 +5,9 @@ Every fault is announced as ``fault.start`` (with the nodes it hit) and
 so the stats and the TUI see the same fault windows. Whatever is still in
 force when the nemesis stops -- at the end, on ``stop()``, or because the
 test failed -- is ended, in reverse order, before ``stop`` returns.
+
+``apply_now(fault)`` starts a fault outside the schedule (the lab's keys);
+it stays in force until ``end_now(id)`` or ``stop()``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
@@ -63,7 +67,10 @@ class Nemesis:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._t0 = 0.0
+        # Set again by start(); from here already so apply_now works on a nemesis never started.
+        self._t0 = time.monotonic()
+        self._undo = True
+        self._now_count = 0
         self.schedule_path: Path | None = None
 
     # -- lifecycle ------------------------------------------------------------
@@ -91,12 +98,44 @@ class Nemesis:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def stop(self) -> None:
-        """Stop now: end every fault still in force (reverse order), then return."""
+    def stop(self, *, undo: bool = True) -> None:
+        """Stop now: end every fault still in force (reverse order), then return.
+
+        ``undo=False`` only marks their ends (events, history): for a lab that is
+        torn down next anyway, where restarting killed nodes first would only make
+        quitting slow.
+        """
+        self._undo = undo
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         self._end_all()
+
+    def apply_now(self, fault: Fault) -> Applied:
+        """Start ``fault`` now, outside the schedule (a lab's keys).
+
+        Its ``at_s`` becomes the time since the nemesis started (so the fault can
+        be written back into a schedule and replayed); a lasting fault stays in
+        force until ``end_now(id)`` or ``stop()``, whatever its ``duration_s``.
+        Returns what was applied; ``error`` says why it could not start.
+        """
+        with self._lock:
+            self._now_count += 1
+            fid = f"{self.schedule.name}/now{self._now_count}"
+        return self._begin(fid, replace(fault, at_s=round(self.elapsed_s(), 3)))
+
+    def end_now(self, fault_id: str) -> bool:
+        """End the fault ``fault_id`` if it is in force; False if it was not."""
+        with self._lock:
+            known = fault_id in self._active
+        if known:
+            self._end(fault_id)
+        return known
+
+    def in_force(self) -> list[Applied]:
+        """The lasting faults started and not ended yet, oldest first."""
+        with self._lock:
+            return [applied for applied, _undo in self._active.values()]
 
     def __enter__(self) -> Nemesis:
         return self.start()
@@ -118,6 +157,7 @@ class Nemesis:
         plan: list[tuple[float, int, str, int]] = []
         for i, f in enumerate(self.schedule.faults):
             heapq.heappush(plan, (f.at_s, 1, "start", i))
+        started: list[str] = []
         try:
             while plan and not self._stop.is_set():
                 at, _, what, i = heapq.heappop(plan)
@@ -126,17 +166,22 @@ class Nemesis:
                 fid = f"{self.schedule.name}/f{i + 1}"  # unique across nemeses in one run
                 if what == "start":
                     fault = self.schedule.faults[i]
-                    if self._begin(fid, i, fault) and KINDS[fault.kind].lasting:
+                    started.append(fid)
+                    if self._begin(fid, fault).error is None and KINDS[fault.kind].lasting:
                         heapq.heappush(plan, (fault.end_s, 0, "end", i))
                 else:
                     self._end(fid)
         finally:
-            self._end_all()
+            # Only what the schedule started: faults from apply_now outlive the timeline.
+            self._end_all(started)
 
-    def _begin(self, fid: str, index: int, fault: Fault) -> bool:
+    def _begin(self, fid: str, fault: Fault) -> Applied:
         # Keyed on the fault itself, not its position: a shrunk schedule that drops
-        # other faults still sends this one to the same nodes.
-        rng = seeded_rng(self.seed, f"nemesis.fault:{json.dumps(fault.to_dict(), sort_keys=True)}")
+        # other faults still sends this one to the same nodes. Not on its duration:
+        # a lab fault's end is unknown when it starts, and a shortened one should
+        # still hit the same nodes.
+        key = {k: v for k, v in fault.to_dict().items() if k != "duration_s"}
+        rng = seeded_rng(self.seed, f"nemesis.fault:{json.dumps(key, sort_keys=True)}")
         try:
             if fault.kind.startswith("db_"):
                 nodes = ["db"]
@@ -148,13 +193,14 @@ class Nemesis:
         except Exception as e:  # the lab broke; say which fault and keep the run honest
             message = f"fault {fid} ({fault.describe()}) could not start: {e}"
             self.errors.append(message)
-            events.emit(events.LOG, level="error", source="nemesis", message=message)
-            self.applied.append(Applied(fid, fault, [], self.elapsed_s(), error=str(e)))
-            return False
+            events.emit(events.Log(level="error", source="nemesis", message=message))
+            failed = Applied(fid, fault, [], self.elapsed_s(), error=str(e))
+            self.applied.append(failed)
+            return failed
         applied = Applied(fid, fault, nodes, self.elapsed_s())
         self.applied.append(applied)
         params = dict(fault.params, **details)
-        events.emit(events.FAULT_START, id=fid, fault=fault.kind, target=nodes, params=params)
+        events.emit(events.FaultStart(id=fid, fault=fault.kind, target=tuple(nodes), params=params))
         if self.recorder is not None:
             self.recorder.fault_start(fid, fault.kind, nodes)
         if KINDS[fault.kind].lasting:
@@ -162,7 +208,7 @@ class Nemesis:
                 self._active[fid] = (applied, undo)
         else:
             self._mark_end(applied)
-        return True
+        return applied
 
     def _end(self, fid: str) -> None:
         with self._lock:
@@ -171,23 +217,27 @@ class Nemesis:
             return
         applied, undo = entry
         try:
-            undo()
+            if self._undo:
+                undo()
         except Exception as e:
             message = f"fault {fid} ({applied.fault.describe()}) could not end: {e}"
             self.errors.append(message)
             applied.error = str(e)
-            events.emit(events.LOG, level="error", source="nemesis", message=message)
+            events.emit(events.Log(level="error", source="nemesis", message=message))
         self._mark_end(applied)
 
     def _mark_end(self, applied: Applied) -> None:
         applied.ended_s = self.elapsed_s()
-        events.emit(events.FAULT_END, id=applied.id, fault=applied.fault.kind)
+        events.emit(events.FaultEnd(id=applied.id, fault=applied.fault.kind))
         if self.recorder is not None:
             self.recorder.fault_end(applied.id, applied.fault.kind)
 
-    def _end_all(self) -> None:
+    def _end_all(self, only: Iterable[str] | None = None) -> None:
         with self._lock:
             ids = list(self._active)
+        if only is not None:
+            chosen = set(only)
+            ids = [fid for fid in ids if fid in chosen]
         for fid in reversed(ids):
             self._end(fid)
 
@@ -213,13 +263,29 @@ def preflight(lab: Lab, schedule: Schedule) -> None:
     for f in schedule.faults:
         where = f"schedule {schedule.name!r}: {f.describe()}"
         spec = KINDS[f.kind]
-        if f.target not in ("one", "minority", "majority", "leader", "followers", "all", "db") and (
-            f.target not in nodes
-        ):
+        selector, in_group, group = f.target.rpartition("group:")
+        if in_group:  # group:NAME / one:group:NAME: the group must have members
+            if not any(n.rstrip("0123456789") == group for n in nodes):
+                groups = sorted({n.rstrip("0123456789") for n in nodes})
+                raise UsageError(
+                    f"{where}: no node of group {group!r}; groups: {', '.join(groups)}"
+                )
+        elif f.target not in (
+            "one",
+            "minority",
+            "majority",
+            "leader",
+            "followers",
+            "all",
+            "db",
+        ) and (f.target not in nodes):
             raise UsageError(
                 f"{where}: unknown node {f.target!r}; this cluster has {', '.join(nodes) or 'none'}"
             )
-        if f.target in ("leader", "followers") and lab.role_probe is None:
+        if (selector.rstrip(":") if in_group else f.target) in (
+            "leader",
+            "followers",
+        ) and lab.role_probe is None:
             raise UsageError(
                 f"{where}: target {f.target} needs a role probe (who leads?); pass role_probe="
             )

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
+from distlab.lab.controls import LabControls
 from distlab.tui.backend import Backend
 from distlab.tui.components.failure_screen import FailureScreen
 from distlab.tui.components.fault_timeline import FaultTimeline
@@ -302,15 +303,16 @@ class DistlabApp(App[int]):
         return self.state.tests.get(self._selected) if self._selected else None
 
     def on_backend_notice(self, message: BackendNotice) -> None:
-        self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
+        self.notify(message.text, severity=message.severity)
 
     # -- actions -------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        lab = self.backend.controls is not None
         if action in LAB_ACTIONS:
-            return self.backend.lab  # False hides them outside lab mode
+            return lab  # False hides them outside lab mode
         # A lab session has no suites to run.
-        return not (action in RUN_ACTIONS and self.backend.lab)
+        return not (action in RUN_ACTIONS and lab)
 
     def _run(
         self, *, only: dict[str, list[str]] | None, layers: list[str] | None, what: str
@@ -396,9 +398,13 @@ class DistlabApp(App[int]):
 
     # -- lab actions (the back end does the work on a thread) ------------------------------
 
-    def _lab(self, call: Callable[[], str | None]) -> None:
+    def _lab(self, call: Callable[[LabControls], str | None]) -> None:
+        controls = self.backend.controls
+        if controls is None:
+            return  # check_action hides the lab keys then; a palette race lands here
+
         def work() -> None:
-            answer = call()
+            answer = call(controls)
             if answer:
                 self.post_message(BackendNotice(answer))
 
@@ -412,30 +418,31 @@ class DistlabApp(App[int]):
 
     def action_kill(self) -> None:
         if (node := self._node()) is not None:
-            self._lab(lambda: self.backend.kill(node))  # type: ignore[attr-defined]
+            self._lab(lambda lab: lab.kill(node))
 
     def action_pause(self) -> None:
         if (node := self._node()) is not None:
-            self._lab(lambda: self.backend.pause_or_resume(node))  # type: ignore[attr-defined]
+            self._lab(lambda lab: lab.pause_or_resume(node))
 
     def action_restart(self) -> None:
         if (node := self._node()) is not None:
-            self._lab(lambda: self.backend.restart(node))  # type: ignore[attr-defined]
+            self._lab(lambda lab: lab.restart(node))
 
     def action_partition(self) -> None:
-        shapes: list[str] = self.backend.shapes()  # type: ignore[attr-defined]
+        if self.backend.controls is None:
+            return
 
         def chosen(shape: str | None) -> None:
             if shape:
-                self._lab(lambda: self.backend.partition(shape))  # type: ignore[attr-defined]
+                self._lab(lambda lab: lab.partition(shape))
 
-        self.push_screen(PartitionMenu(shapes), chosen)
+        self.push_screen(PartitionMenu(self.backend.controls.shapes()), chosen)
 
     def action_latency(self) -> None:
-        self._lab(lambda: self.backend.latency(100))  # type: ignore[attr-defined]
+        self._lab(lambda lab: lab.latency(100))
 
     def action_heal(self) -> None:
-        self._lab(self.backend.heal)  # type: ignore[attr-defined]
+        self._lab(lambda lab: lab.heal())
 
     # -- command palette -----------------------------------------------------------------
 

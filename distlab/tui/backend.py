@@ -3,7 +3,8 @@
 The app only renders state and sends commands; whatever runs tests or
 processes sits behind ``Backend``: ``RunBackend`` (the runner on a config),
 ``ReplayBackend`` (a recorded events file: nothing to run) and, in lab
-mode, ``distlab.tui.lab.LabBackend`` (a cluster and a workload).
+mode, ``distlab.tui.lab.LabBackend`` (a ``distlab.lab.LabSession``). A back
+end with ``controls`` (``distlab.lab.LabControls``) gets the fault keys.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from distlab.lab.controls import LabControls
 from distlab.tui.feed import EventFeed, FileReader
 
 
@@ -19,7 +21,7 @@ class Backend(Protocol):
     (None when it just started), and never raises for a user mistake."""
 
     name: str
-    lab: bool
+    controls: LabControls | None  # a lab's fault keys; None: no fault keys
 
     def start(self, feed: EventFeed) -> None: ...
     def run(
@@ -33,7 +35,7 @@ class Backend(Protocol):
 class ReplayBackend:
     """A finished run read from its events file: everything to see, nothing to run."""
 
-    lab = False
+    controls: LabControls | None = None
 
     def __init__(self, path: Path, speed: float | None = None) -> None:
         self.path = path
@@ -67,7 +69,7 @@ class ReplayBackend:
 class RunBackend:
     """The runner over a loaded config: one ``distlab.runner.Run`` at a time."""
 
-    lab = False
+    controls: LabControls | None = None
 
     def __init__(self, config: Any, seed: int | None = None) -> None:
         self.config = config

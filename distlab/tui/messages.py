@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.message import Message
+from textual.notifications import SeverityLevel
 
 
 class EventsPending(Message):
@@ -19,7 +20,7 @@ class BackendNotice(Message):
     """The back end has something to say (one line), e.g. a run that could not start."""
 
     text: str
-    severity: str = "information"
+    severity: SeverityLevel = "information"
 
 
 @dataclass

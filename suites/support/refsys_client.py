@@ -1,10 +1,16 @@
-"""The reference KV system as a distlab workload client, and its role probe.
+"""The reference KV system as a distlab client: the one adapter the suites and the lab share.
 
 ``reference_system`` must not import distlab, so the glue lives here, on the
-suites' side: ``RefsysClient`` maps the register workload (read / write /
-cas) onto the reference client, one event loop per logical process, and
-``role_probe(cluster)`` asks a node's status who leads (the nemesis's
-``leader`` / ``followers`` targets).
+suites' side:
+
+- ``RefsysClient`` maps the register workload (read / write / cas) onto the
+  reference client, one event loop per logical process;
+- ``status(addresses)`` asks each node for its own view (role, term, leader,
+  quorum), all nodes at once;
+- ``role_probe(cluster)`` turns that into the nemesis's ``leader`` /
+  ``followers`` probe;
+- ``adapter`` is the same as a ``distlab.lab.LabAdapter``, named in
+  ``config.toml`` as ``[lab] client = "suites.support.refsys_client:adapter"``.
 
 Each op goes to a node drawn from the client's seeded generator, not always
 the leader: a follower must forward or refuse, and a follower that answers a
@@ -15,13 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from distlab.lab.adapter import role_probe_from
 from distlab.workload import Client as WorkloadClient
 from distlab.workload import Completion
 from distlab.workload.ops import Operation
 from reference_system.client import Client
+
+Address = tuple[str, int]
+VIEW_KEYS = ("role", "term", "leader", "quorum")
 
 
 class RefsysClient(WorkloadClient):
@@ -29,20 +40,25 @@ class RefsysClient(WorkloadClient):
 
     def __init__(
         self,
-        addresses: dict[str, tuple[str, int]],
+        addresses: Mapping[str, Address],
         process: int,
         seed: int = 0,
         any_node: bool = True,
         key_prefix: str = "",
     ) -> None:
-        self._runner = asyncio.Runner()
+        self._loop = asyncio.new_event_loop()
+        self._owner = threading.get_ident()  # only this thread ever runs the loop
+        self._abandoned = False
         self._rng = random.Random(seed * 1_000_003 + process)
         self._nodes = sorted(addresses)
         self._any_node = any_node
         # Keys of one run never meet values an earlier run left in the same cluster.
         self._prefix = key_prefix
         self._client = Client(
-            addresses, seed=seed + process, client_id=f"p{process}-{seed}", attempt_timeout=0.5
+            dict(addresses),
+            seed=seed + process,
+            client_id=f"p{process}-{seed}",
+            attempt_timeout=0.5,
         )
 
     def invoke(self, op: Operation, timeout_s: float) -> Completion:
@@ -50,16 +66,22 @@ class RefsysClient(WorkloadClient):
         key = f"{self._prefix}{op.key}"
         c = self._client
         if op.f == "read":
-            r = self._runner.run(c.get(key, node=node, timeout=timeout_s))
+            call = c.get(key, node=node, timeout=timeout_s)
         elif op.f == "write":
-            r = self._runner.run(c.put(key, op.value, node=node, timeout=timeout_s))
+            call = c.put(key, op.value, node=node, timeout=timeout_s)
         elif op.f == "cas":
             expected, new = op.value
-            r = self._runner.run(c.cas(key, expected, new, node=node, timeout=timeout_s))
-            if r.ok and not r.reply.get("swapped"):
-                return Completion.fail("cas-mismatch")
+            call = c.cas(key, expected, new, node=node, timeout=timeout_s)
         else:
+            # Never guess: an op this client does not know certainly did not happen.
             return Completion.fail(f"unknown f {op.f!r}")
+        try:
+            r = self._loop.run_until_complete(call)
+        finally:
+            if self._abandoned:  # the watchdog gave up on this call; the owner cleans up
+                self._shut()
+        if op.f == "cas" and r.ok and not r.reply.get("swapped"):
+            return Completion.fail("cas-mismatch")
         if r.outcome == "ok":
             return Completion.ok(r.value if op.f == "read" else None)
         if r.outcome == "fail":
@@ -67,15 +89,28 @@ class RefsysClient(WorkloadClient):
         return Completion.unknown(r.error or "unknown")
 
     def close(self) -> None:
-        closing = self._client.close()
+        if self._loop.is_closed():
+            return  # closed already (the workload may close an abandoned client twice)
+        if threading.get_ident() != self._owner:
+            # The workload's watchdog abandons a hung call from its own thread. Only the
+            # owner may run the loop: close the connections on the running loop (which
+            # ends the call in flight) and let the owner close the loop when it returns.
+            self._abandoned = True
+            if self._loop.is_running():
+                self._loop.call_soon_threadsafe(self._abort)
+            return
+        self._shut()
+
+    def _abort(self) -> None:
+        self._loop.create_task(self._client.close())
+
+    def _shut(self) -> None:
+        if self._loop.is_closed():
+            return
         try:
-            self._runner.run(closing)
-        except Exception:  # closed from the watchdog's thread while a call hangs: drop it
-            closing.close()
-        try:
-            self._runner.close()
-        except Exception:
-            pass
+            self._loop.run_until_complete(self._client.close())
+        finally:
+            self._loop.close()
 
 
 def client_factory(
@@ -86,25 +121,44 @@ def client_factory(
     return lambda process: RefsysClient(addresses, process, seed, any_node, key_prefix)
 
 
+def status(addresses: Mapping[str, Address], timeout_s: float = 0.5) -> dict[str, dict[str, Any]]:
+    """Each reachable node's own view (role, term, leader, quorum); silent nodes are left out."""
+
+    async def ask() -> dict[str, dict[str, Any]]:
+        client = Client(dict(addresses), attempt_timeout=timeout_s)
+        out: dict[str, dict[str, Any]] = {}
+        try:
+            replies = await asyncio.gather(
+                *(client.status(node, timeout=timeout_s) for node in addresses),
+                return_exceptions=True,
+            )
+        finally:
+            await client.close()
+        for node, reply in zip(addresses, replies, strict=True):
+            if isinstance(reply, dict) and reply.get("ok", True) and reply.get("role"):
+                out[node] = {k: reply.get(k) for k in VIEW_KEYS if k in reply}
+        return out
+
+    return asyncio.run(ask())
+
+
+class RefsysAdapter:
+    """The reference KV system as a ``distlab.lab.LabAdapter``."""
+
+    def make_client(
+        self, process: int, addresses: Mapping[str, Address], seed: int
+    ) -> WorkloadClient:
+        """A register client for the lab's workload."""
+        return RefsysClient(addresses, process, seed)
+
+    def status(self, addresses: Mapping[str, Address]) -> dict[str, dict[str, Any]]:
+        """Each reachable node's own view."""
+        return status(addresses)
+
+
+adapter = RefsysAdapter()
+
+
 def role_probe(cluster: Any, timeout_s: float = 0.5) -> Callable[[str], str | None]:
     """``probe(node) -> role`` from the node's own status, on its direct port (past any proxy)."""
-
-    def probe(node: str) -> str | None:
-        n = cluster[node]
-        if str(n.state) != "up":
-            return None
-        client = Client({node: ("127.0.0.1", n.direct_port)}, attempt_timeout=timeout_s)
-
-        async def ask() -> dict[str, Any]:
-            try:
-                return await client.status(node, timeout=timeout_s)
-            finally:
-                await client.close()
-
-        status = asyncio.run(ask())
-        # A leader without quorum is leader in name only; do not aim "leader" faults at it.
-        if status.get("role") == "leader" and not status.get("quorum", True):
-            return "leader-without-quorum"
-        return status.get("role")
-
-    return probe
+    return role_probe_from(lambda addresses: status(addresses, timeout_s), cluster)
