@@ -11,7 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from distlab.workload import Client, Completion
@@ -67,3 +67,36 @@ def client_factory(cluster: Any) -> Callable[[int], KVClient]:
     """``workload(client_factory(cluster), ...)``: process ``p`` talks to node ``p mod N``."""
     addresses = [cluster.client_address(node) for node in cluster.ids]
     return lambda process: KVClient(addresses[process % len(addresses)])
+
+
+class Adapter:
+    """What `distlab lab` needs ([lab] client = "client:adapter" in config.toml)."""
+
+    def make_client(
+        self, process: int, addresses: Mapping[str, tuple[str, int]], seed: int
+    ) -> KVClient:
+        nodes = sorted(addresses)
+        return KVClient(addresses[nodes[process % len(nodes)]])
+
+    def status(self, addresses: Mapping[str, tuple[str, int]]) -> dict[str, dict[str, Any]]:
+        """Each answering node's role from its /health: the fixed leader, or a follower."""
+        views = {}
+        for node, address in addresses.items():
+            conn = http.client.HTTPConnection(*address, timeout=0.5)
+            try:
+                conn.request("GET", "/health")
+                health = json.loads(conn.getresponse().read())
+            except (OSError, ValueError):
+                continue  # down or cut off: left out, as the adapter protocol asks
+            finally:
+                conn.close()
+            role = (
+                "replica"
+                if health.get("naive")
+                else ("leader" if health.get("leader") == node else "follower")
+            )
+            views[node] = {"role": role, "leader": health.get("leader")}
+        return views
+
+
+adapter = Adapter()
