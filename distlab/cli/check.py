@@ -25,6 +25,7 @@ examples:
   distlab check --model register history.jsonl
   distlab check --model kv --budget 10 .distlab/runs/latest/
   distlab check --model mypkg.models:Counter counter.jsonl
+  distlab check --model list-append --consistency snapshot-isolation txns.jsonl
 """
 
 # Worst first: a file we could not read outranks a finding.
@@ -32,6 +33,8 @@ _RANK = {ExitCode.USAGE: 3, ExitCode.FAILED: 2, ExitCode.UNKNOWN: 1, ExitCode.OK
 
 
 def add_parser(sub: Any) -> None:
+    from distlab.checkers.transactions import CONSISTENCY_MODELS
+
     p = sub.add_parser(
         "check",
         help="check history files for linearizability and print their stats",
@@ -44,7 +47,14 @@ def add_parser(sub: Any) -> None:
         "--model",
         required=True,
         metavar="MODEL",
-        help="register | kv | module:Class (a distlab.checkers.Model subclass)",
+        help="register | kv | module:Class (a distlab.checkers.Model subclass) for "
+        "linearizability; list-append | rw-register for transactions",
+    )
+    p.add_argument(
+        "--consistency",
+        choices=CONSISTENCY_MODELS,
+        default="serializable",
+        help="transactions only: what counts as an anomaly (default serializable)",
     )
     p.add_argument(
         "--budget",
@@ -96,12 +106,16 @@ def _budget(text: str) -> float:
 def load_model(spec: str) -> Any:
     """A built-in model by name, or ``module:Class`` imported and instantiated."""
     from distlab.checkers.models import MODELS, Model
+    from distlab.checkers.txn import TXN_MODELS
 
     if spec in MODELS:
         return MODELS[spec]
+    if spec in TXN_MODELS:
+        return TXN_MODELS[spec]
     if ":" not in spec:
+        names = sorted([*MODELS, *TXN_MODELS])
         raise UsageError(
-            f"--model: unknown model {spec!r}; choose {' or '.join(sorted(MODELS))}, "
+            f"--model: unknown model {spec!r}; choose {', '.join(names)}, "
             "or module:Class for your own"
         )
     module_name, _, cls_name = spec.partition(":")
@@ -124,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     from distlab.checkers import timeline
     from distlab.checkers.linearizability import check_linearizable
     from distlab.checkers.stats import history_stats
+    from distlab.checkers.txn import TxnModel
 
     model = load_model(args.model)
     html_dir = Path(args.html_dir) if args.html_dir else None
@@ -145,6 +160,16 @@ def run(args: argparse.Namespace) -> int:
         except hist.HistoryError as e:
             print(f"distlab: error: {e.message}", file=sys.stderr)
             worst = _worse(worst, ExitCode.USAGE)
+            continue
+        if isinstance(model, TxnModel):
+            try:
+                code = _check_transactions(path, history, model, args, html_dir)
+            except hist.HistoryError as e:
+                print(f"distlab: error: {e.message}", file=sys.stderr)
+                code = ExitCode.USAGE
+            worst = _worse(worst, code)
+            if show_stats:
+                print(_indent("\n".join(history_stats(history).lines())))
             continue
         result = check_linearizable(
             history, model, budget_s=args.budget, explain=args.explain, all_keys=args.all_keys
@@ -170,6 +195,28 @@ def run(args: argparse.Namespace) -> int:
         if show_stats:
             print(_indent("\n".join(history_stats(history).lines())))
     return int(worst)
+
+
+def _check_transactions(
+    path: Path, history: Any, model: Any, args: argparse.Namespace, html_dir: Path | None
+) -> ExitCode:
+    from distlab.checkers import txn_report
+    from distlab.checkers.transactions import check_transactions
+
+    t0 = time.monotonic()
+    result = check_transactions(history, model, args.consistency)
+    elapsed = time.monotonic() - t0
+    torn = " (torn last line skipped)" if history.torn_tail else ""
+    print(f"{path}: {result.summary()} in {elapsed:.3f} s{torn}")
+    if args.explain and result.anomalies:
+        print(_indent("\n".join(result.report().splitlines()[1:])))
+        target = txn_report.default_path(path, html_dir)
+        try:
+            txn_report.write(result, str(path), target)
+            print(f"  anomalies: {target}")
+        except OSError as e:
+            print(f"  anomalies page not written: {target}: {e.strerror or e}")
+    return result.verdict.exit_code
 
 
 def _worse(a: ExitCode, b: ExitCode) -> ExitCode:
