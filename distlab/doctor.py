@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distlab.config import Config
+from distlab.env import PG_DSN_ENV
 
 PACKAGES = (
     ("textual", True),
@@ -98,7 +99,7 @@ def check_node_command(config: Config) -> Check:
 
 
 def check_postgres(config: Config) -> Check:
-    dsn = os.environ.get("DISTLAB_PG_DSN") or config.postgres.dsn
+    dsn = os.environ.get(PG_DSN_ENV) or config.postgres.dsn
     try:
         from distlab import pg
     except ImportError as e:  # pragma: no cover - a broken install
@@ -108,7 +109,7 @@ def check_postgres(config: Config) -> Check:
     if dsn:
         problem = pg.probe(dsn)
         if problem:
-            source = "DISTLAB_PG_DSN" if os.environ.get("DISTLAB_PG_DSN") else "[postgres] dsn"
+            source = PG_DSN_ENV if os.environ.get(PG_DSN_ENV) else "[postgres] dsn"
             return Check(
                 "postgresql",
                 False,

@@ -26,6 +26,7 @@ pytest_plugins: list[str] = [
     "distlab.fixtures.metric",
     "distlab.fixtures.run",
     "distlab.fixtures.config",
+    "distlab.fixtures.config",
     "distlab.fixtures.pg",
     "distlab.fixtures.cluster",
     "distlab.fixtures.workload",

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-RUN_DIR_ENV = "DISTLAB_RUN_DIR"
+from distlab.env import RUN_DIR_ENV
 
 
 def create_run_dir(root: str | os.PathLike[str], seed: int) -> Path:

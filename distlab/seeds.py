@@ -12,7 +12,8 @@ import os
 import random
 import secrets
 
-SEED_ENV = "DISTLAB_SEED"
+from distlab.env import SEED_ENV
+
 MAX_SEED = 2**63 - 1
 
 

@@ -25,6 +25,7 @@ from distlab.cluster.monitor import Monitor
 from distlab.cluster.node import Node, NodeSpec, NodeState, environment
 from distlab.cluster.ports import HOST, ClosedPort, PortAllocator
 from distlab.config.schema import ClusterSettings, NetworkSettings
+from distlab.env import NODE_ID_ENV
 from distlab.errors import LabError, UsageError
 from distlab.net.topology import Link, links_for
 
@@ -275,7 +276,7 @@ class Cluster:
                     id=i,
                     index=index,
                     argv=render_command(s.command, values),
-                    env=environment(None, s.env, self._extra_env, {"DISTLAB_NODE_ID": i}),
+                    env=environment(None, s.env, self._extra_env, {NODE_ID_ENV: i}),
                     cwd=self._cwd,
                     port=client_port[i],
                     direct_port=direct_port[i],

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from distlab.env import LONG_ENV
 from distlab.errors import UsageError
 from distlab.nemesis.criteria import Criterion, CriterionVerdict, parse_criteria
 from distlab.nemesis.faults import fault_from_dict
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from distlab.checkers.linearizability import LinearizabilityResult
     from distlab.checkers.stats import Stats
     from distlab.workload import HistoryRecorder
-
-LONG_ENV = "DISTLAB_LONG"
 
 # Keys of a [scenarios.<name>] table.
 KEYS = (

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from distlab.pg.binaries import BinarySet, embedded_bin_dir, find_binaries, system_bin_dirs
 from distlab.pg.probe import probe, redact
-from distlab.pg.processes import PG_DSN_ENV, free_port, unprivileged_account
+from distlab.pg.processes import free_port, unprivileged_account
 from distlab.pg.server import Postgres, make_dsn
 
 __all__ = [
-    "PG_DSN_ENV",
     "BinarySet",
     "Postgres",
     "embedded_bin_dir",

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psutil
 
+from distlab.env import PG_DSN_ENV
 from distlab.errors import LabError
 
-PG_DSN_ENV = "DISTLAB_PG_DSN"
 UNPRIVILEGED_USER = "nobody"
 
 

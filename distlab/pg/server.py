@@ -29,10 +29,10 @@ from types import TracebackType
 from typing import IO, Any
 
 from distlab import proc
+from distlab.env import PG_DSN_ENV
 from distlab.errors import LabError
 from distlab.pg.binaries import BinarySet, find_binaries
 from distlab.pg.processes import (
-    PG_DSN_ENV,
     RunAs,
     accepts,
     free_port,

@@ -6,9 +6,11 @@ import os
 import subprocess
 from pathlib import Path
 
+from distlab.env import BRANCH_ENV
+
 # CI systems check out a detached HEAD; they say the branch in these.
 CI_BRANCH_VARS = (
-    "DISTLAB_BRANCH",  # explicit override
+    BRANCH_ENV,  # explicit override
     "GITHUB_HEAD_REF",  # GitHub Actions, pull requests
     "GITHUB_REF_NAME",  # GitHub Actions, pushes
     "CI_COMMIT_REF_NAME",  # GitLab CI
