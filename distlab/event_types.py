@@ -222,11 +222,12 @@ class WorkloadSample(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CheckVerdict(Event):
+class CheckVerdict(LayerEvent):
     kind: ClassVar[str] = "check.verdict"
     checker: str = ""
     verdict: str = "unknown"  # valid | invalid | unknown
     detail: str = ""
+    nodeid: str = ""  # the test that ran the check ("" outside pytest: the lab)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,14 +18,13 @@ from typing import Any
 
 import pytest
 
-from distlab import events
+from distlab import checks, events
 from distlab.env import LAYER_ENV, SEED_ENV
 from distlab.seeds import new_root_seed
 
 pytest_plugins: list[str] = [
     "distlab.fixtures.metric",
     "distlab.fixtures.run",
-    "distlab.fixtures.config",
     "distlab.fixtures.config",
     "distlab.fixtures.pg",
     "distlab.fixtures.cluster",
@@ -35,6 +34,8 @@ pytest_plugins: list[str] = [
 
 # The user property that marks a test which hit a LabError.
 LAB_ERROR_PROPERTY = "distlab_lab_error"
+# ``checker=verdict`` strings of the checks a test announced (distlab.checks).
+VERDICTS_PROPERTY = "distlab_verdicts"
 
 MARKERS = {
     "unit": "fast tests of one piece, no processes or sockets",
@@ -93,6 +94,7 @@ class LiveEvents:
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self._phases[nodeid] = []
+        checks.begin_test(nodeid)
         events.emit(events.TestStart(layer=self.layer, nodeid=nodeid))
 
     @pytest.hookimpl(hookwrapper=True)
@@ -103,6 +105,10 @@ class LiveEvents:
         if call.excinfo is not None and _is_lab_error(call.excinfo.value):
             self._lab_errors[item.nodeid] = str(call.excinfo.value)
             item.user_properties.append((LAB_ERROR_PROPERTY, str(call.excinfo.value)))
+        if call.when == "call":
+            verdicts = checks.verdicts_so_far(item.nodeid)
+            if verdicts:
+                item.user_properties.append((VERDICTS_PROPERTY, verdicts))
         yield
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -110,6 +116,7 @@ class LiveEvents:
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         reports = self._phases.pop(nodeid, [])
+        checks.end_test(nodeid)
         if not events.sink().enabled:
             return
         path, line, _ = location

@@ -30,6 +30,7 @@ class Attempt:
     duration_s: float = 0.0
     stdout: str = ""
     stderr: str = ""
+    verdicts: list[str] = field(default_factory=list)  # checker=verdict, as announced
 
 
 @dataclass
@@ -47,6 +48,8 @@ class TestResult:
     skip_reason: str = ""
     markers: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
+    # ``checker=verdict`` for each history check the test announced (distlab.checks).
+    verdicts: list[str] = field(default_factory=list)
 
     @property
     def classname(self) -> str:

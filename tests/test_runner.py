@@ -20,6 +20,7 @@ import xmlschema
 from distlab.config.loader import load
 from distlab.errors import LabError, UsageError
 from distlab.events import (
+    CheckVerdict,
     Event,
     LayerStart,
     RunEnd,
@@ -200,6 +201,26 @@ def test_parallel_layers_run_at_the_same_time(tmp_path: Path) -> None:
         ("unit", "passed"),
         ("concurrency", "passed"),
     ], [x.reason for x in result.layers]
+
+
+def test_an_invalid_history_is_a_failure_even_when_the_rerun_passes(tmp_path: Path) -> None:
+    config = load(write_config(tmp_path, {"chaos": {"suite": "suites_invalid_once", "reruns": 2}}))
+    seen: list[Event] = []
+    result = Run(config, on_event=seen.append, record_history=False).execute()
+    layer = result.layer("chaos")
+    assert layer is not None and layer.outcome == "failed", layer.reason
+    (test,) = layer.tests
+    assert test.outcome == "failed" and layer.counts()["flaky"] == 0
+    assert "linearizability: history INVALID; rerun 1 passed (linearizability=valid)" in (
+        test.message
+    )
+    assert test.verdicts == ["linearizability=invalid"]
+    assert result.exit_code == 1
+    # The live view was told too: the rerun passed, but the last word is a failure.
+    ends = [e for e in seen if isinstance(e, TestEnd) and e.nodeid == test.nodeid]
+    assert [e.outcome for e in ends] == ["failed", "passed", "failed"]
+    verdicts = [(e.nodeid, e.verdict) for e in seen if isinstance(e, CheckVerdict)]
+    assert verdicts == [(test.nodeid, "invalid"), (test.nodeid, "valid")]
 
 
 def test_a_background_run_stops_on_request_and_kills_its_tests(tmp_path: Path) -> None:

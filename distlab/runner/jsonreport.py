@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from distlab.pytest_plugin import LAB_ERROR_PROPERTY
+from distlab.pytest_plugin import LAB_ERROR_PROPERTY, VERDICTS_PROPERTY
 from distlab.results import Metric, TestResult
 
 _STAGES = ("setup", "call", "teardown")
@@ -75,6 +75,14 @@ def lab_errors(report: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def _verdicts(item: dict[str, Any]) -> list[str]:
+    """The ``checker=verdict`` strings the test announced (distlab.checks)."""
+    for prop in item.get("user_properties", []) or []:
+        if isinstance(prop, dict) and isinstance(prop.get(VERDICTS_PROPERTY), list):
+            return [str(v) for v in prop[VERDICTS_PROPERTY]]
+    return []
+
+
 def _test(item: dict[str, Any], layer: str) -> TestResult:
     nodeid = item["nodeid"]
     outcome = item.get("outcome", "error")
@@ -90,6 +98,7 @@ def _test(item: dict[str, Any], layer: str) -> TestResult:
         file=nodeid.split("::")[0],
         line=lineno + 1 if isinstance(lineno, int) else None,
         markers=list((item.get("metadata") or {}).get("markers", [])),
+        verdicts=_verdicts(item),
     )
     bad = next((s for s in stages if s.get("outcome") == "failed"), None)
     if outcome == "skipped":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distlab import events
+from distlab import checks, events
 from distlab.config.schema import SuiteSettings
 from distlab.env import CONFIG_ENV, EVENTS_ENV, LAYER_ENV, LONG_ENV, RUN_DIR_ENV, SEED_ENV
 from distlab.results import (
@@ -304,8 +304,35 @@ class LayerRunner:
             still = []
             for nodeid in pending:
                 first = by_id[nodeid]
-                first.attempts.append(_as_attempt(first))
                 retry = again.get(nodeid)
+                refuted = [
+                    c
+                    for v in (first.verdicts, *(a.verdicts for a in first.attempts))
+                    for c in checks.invalid(v)
+                ]
+                if retry is not None and retry.outcome == "passed" and refuted:
+                    # A checker's counterexample is a fact about the system, not a
+                    # hiccup of the lab: a later clean history does not undo it. The
+                    # test keeps that failure; the message says what the rerun saw.
+                    seen = ", ".join(retry.verdicts) or "no history check"
+                    first.message = (
+                        f"{first.message} [{', '.join(sorted(set(refuted)))}: history INVALID; "
+                        f"rerun {attempt} passed ({seen}), which does not make it flaky]"
+                    )
+                    self.ctx.listener.publish(
+                        events.TestEnd(
+                            layer=self.name,
+                            nodeid=nodeid,
+                            outcome=first.outcome,
+                            duration_s=first.duration_s,
+                            message=first.message,
+                            longrepr=first.longrepr,
+                            file=first.file or "",
+                            line=first.line,
+                        )
+                    )
+                    continue
+                first.attempts.append(_as_attempt(first))
                 if retry is not None and retry.outcome == "passed":
                     first.outcome = "flaky"
                     first.duration_s = retry.duration_s
@@ -343,6 +370,7 @@ def _as_attempt(test: TestResult) -> Attempt:
         duration_s=test.duration_s,
         stdout=test.stdout,
         stderr=test.stderr,
+        verdicts=list(test.verdicts),
     )
 
 
@@ -352,6 +380,7 @@ def _take_failure(test: TestResult, retry: TestResult) -> None:
     test.message, test.longrepr = retry.message, retry.longrepr
     test.stdout, test.stderr = retry.stdout, retry.stderr
     test.duration_s = retry.duration_s
+    test.verdicts = list(retry.verdicts)
 
 
 def _log_tail(path: Path) -> str:

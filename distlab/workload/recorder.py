@@ -131,18 +131,14 @@ class HistoryRecorder:
     def check(
         self, model: str | Model = "register", budget_s: float | None = 30.0
     ) -> LinearizabilityResult:
-        """Check linearizability and announce the verdict as a ``check.verdict`` event."""
-        from distlab import events
+        """Check linearizability and announce the verdict (``distlab.checks``)."""
         from distlab.checkers.linearizability import check_linearizable
         from distlab.checkers.models import get_model
+        from distlab.checks import announce
 
         m = get_model(model) if isinstance(model, str) else model
         result = check_linearizable(self.history(m), m, budget_s=budget_s)
-        events.emit(
-            events.CheckVerdict(
-                checker="linearizability", verdict=str(result.verdict), detail=result.summary()
-            )
-        )
+        announce("linearizability", str(result.verdict), result.summary())
         if result.invalid and self.path is not None:
             from distlab.checkers import timeline
 

@@ -49,6 +49,7 @@ from psycopg.conninfo import make_conninfo
 
 from distlab import proc
 from distlab.checkers.queue import RecordsResult, check_records
+from distlab.checks import announce
 from distlab.gates import parse_condition
 from distlab.nemesis import Lab, Nemesis, long_run, timeline
 from distlab.nemesis.criteria import Criterion, CriterionVerdict
@@ -397,6 +398,7 @@ class QueueLab:
             ).fetchone()
         unsettled, misfailed, retried = row or (0, 0, 0)
         records = check_records(self.attempted, self.acknowledged, delivered)
+        announce("queue", str(records.verdict), records.summary())
         figures: dict[str, float | None] = {
             "lost": float(len(records.lost)),
             "duplicated": float(len(records.duplicated)),
