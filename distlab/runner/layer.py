@@ -342,7 +342,7 @@ class LayerRunner:
                             nodeid=nodeid,
                             outcome="flaky",
                             duration_s=retry.duration_s,
-                            message=f"passed on rerun {attempt} after: {first.message}",
+                            message=f"infrastructure flake (no history check refuted it): passed on rerun {attempt} after: {first.message}",
                             file=first.file or "",
                             line=first.line,
                         )
