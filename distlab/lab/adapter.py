@@ -19,15 +19,24 @@ import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Protocol, TypedDict, cast
 
 from distlab.errors import UsageError
 from distlab.nemesis.targets import RoleProbe
 from distlab.workload.client import Client
 
 Address = tuple[str, int]
-# A node's own view of itself: "role", "term", "leader", and "quorum" when it knows.
-NodeView = dict[str, Any]
+
+
+class NodeView(TypedDict, total=False):
+    """A node's own view of itself; a system reports what it knows of these."""
+
+    role: str  # "leader", "follower", "candidate", ...
+    term: int | None
+    leader: str | None
+    quorum: bool  # False: a leader that cannot reach a majority
+
+
 StatusFn = Callable[[Mapping[str, Address]], dict[str, NodeView]]
 EXAMPLE = "suites.support.refsys_client:adapter"
 

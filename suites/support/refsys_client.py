@@ -25,14 +25,13 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from distlab.lab.adapter import role_probe_from
+from distlab.lab.adapter import NodeView, role_probe_from
 from distlab.workload import Client as WorkloadClient
 from distlab.workload import Completion
 from distlab.workload.ops import Operation
 from reference_system.client import Client
 
 Address = tuple[str, int]
-VIEW_KEYS = ("role", "term", "leader", "quorum")
 
 
 class RefsysClient(WorkloadClient):
@@ -121,12 +120,12 @@ def client_factory(
     return lambda process: RefsysClient(addresses, process, seed, any_node, key_prefix)
 
 
-def status(addresses: Mapping[str, Address], timeout_s: float = 0.5) -> dict[str, dict[str, Any]]:
+def status(addresses: Mapping[str, Address], timeout_s: float = 0.5) -> dict[str, NodeView]:
     """Each reachable node's own view (role, term, leader, quorum); silent nodes are left out."""
 
-    async def ask() -> dict[str, dict[str, Any]]:
+    async def ask() -> dict[str, NodeView]:
         client = Client(dict(addresses), attempt_timeout=timeout_s)
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, NodeView] = {}
         try:
             replies = await asyncio.gather(
                 *(client.status(node, timeout=timeout_s) for node in addresses),
@@ -136,7 +135,12 @@ def status(addresses: Mapping[str, Address], timeout_s: float = 0.5) -> dict[str
             await client.close()
         for node, reply in zip(addresses, replies, strict=True):
             if isinstance(reply, dict) and reply.get("ok", True) and reply.get("role"):
-                out[node] = {k: reply.get(k) for k in VIEW_KEYS if k in reply}
+                out[node] = NodeView(
+                    role=str(reply["role"]),
+                    term=reply.get("term"),
+                    leader=reply.get("leader"),
+                    quorum=bool(reply.get("quorum", True)),
+                )
         return out
 
     return asyncio.run(ask())
@@ -151,7 +155,7 @@ class RefsysAdapter:
         """A register client for the lab's workload."""
         return RefsysClient(addresses, process, seed)
 
-    def status(self, addresses: Mapping[str, Address]) -> dict[str, dict[str, Any]]:
+    def status(self, addresses: Mapping[str, Address]) -> dict[str, NodeView]:
         """Each reachable node's own view."""
         return status(addresses)
 
