@@ -82,7 +82,7 @@ class DistlabApp(App[int]):
         _b("p", "pause", "Pause", "SIGSTOP the selected node, or SIGCONT it if paused"),
         _b("r", "restart", "Restart", "Restart the selected node and wait until healthy"),
         _b("n", "partition", "Partition", "Cut the network into a named shape"),
-        _b("l", "latency", "Latency", "Add 100 ms latency to every link"),
+        _b("l", "latency", "Latency", "Add 100 ms latency to every peer link"),
         _b("h", "heal", "Heal", "Heal every link and resume paused nodes"),
         _b("a", "run_all", "Run all", "Run every layer in config.toml"),
         _b("f", "rerun_failed", "Rerun failed", "Rerun the failed tests in a fresh pytest"),

@@ -25,7 +25,7 @@ KEYS = (
     ("p", "pause / resume the selected node"),
     ("r", "restart the selected node"),
     ("n", "partition menu (named shapes)"),
-    ("l", "add 100 ms latency to every link"),
+    ("l", "add 100 ms latency to every peer link"),
     ("h", "heal all: network whole, paused nodes resumed"),
 )
 
