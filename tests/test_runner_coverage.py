@@ -3,6 +3,7 @@ combined, reported; the config key checked at load time."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,7 +15,9 @@ import pytest
 
 from distlab.config import load
 from distlab.errors import ConfigError
+from distlab.runner import Run
 from distlab.runner.coverage import LayerCoverage, combine_run, figures_of, package_of
+from distlab.runner.progress import ProgressPrinter
 
 DEMO = """
 def parent(x):
@@ -81,7 +84,7 @@ def test_a_process_and_its_child_are_measured_and_reported(demo: Path, tmp_path:
     assert names[-1] == "coverage.percent"
     assert {m.tags.get("package") for m in figures.metrics()} >= {"demo_cov", "demo_cov.sub"}
 
-    total = combine_run(run_dir, [cov])
+    total = combine_run(run_dir, {"unit": ["demo_cov"]})
     assert total is not None
     assert total.percent == pytest.approx(figures.percent)
     assert (run_dir / "coverage" / "html" / "index.html").is_file()
@@ -90,7 +93,7 @@ def test_a_process_and_its_child_are_measured_and_reported(demo: Path, tmp_path:
 def test_a_layer_with_no_data_has_no_figures(tmp_path: Path) -> None:
     cov = LayerCoverage("unit", ["demo_cov"], tmp_path)
     assert cov.finish() is None
-    assert combine_run(tmp_path, [cov]) is None
+    assert combine_run(tmp_path, {"unit": ["demo_cov"]}) is None
 
 
 def test_the_rcfile_names_the_packages_and_writes_one_file_per_process(tmp_path: Path) -> None:
@@ -131,3 +134,61 @@ def test_the_config_key_rejects_a_name_that_is_not_a_package(tmp_path: Path) -> 
         load(path)
     path.write_text('[suites.unit]\npaths = ["t"]\ncoverage = ["reference_system"]\n')
     assert load(path).suites["unit"].coverage == ["reference_system"]
+
+
+CHECK = """
+import os, subprocess, sys
+SRC = os.path.join(os.path.dirname(__file__), "src")
+sys.path.insert(0, SRC)
+import demo_cov.core as core
+
+
+def test_parent_and_a_child_process():
+    assert core.parent(1) == "positive"
+    env = {**os.environ, "PYTHONPATH": SRC}
+    code = "import demo_cov.core as c; c.child(1)"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def test_measured_only_where_asked():
+    assert ("COVERAGE_PROCESS_START" in os.environ) == (os.environ["DISTLAB_LAYER"] == "unit")
+"""
+
+
+def test_the_runner_measures_a_layer_and_its_children_and_gates_the_figure(
+    demo: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "check_demo.py").write_text(CHECK)
+    args = [
+        "-o",
+        "python_files=check_*.py",
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:textual-snapshot",
+    ]
+    (tmp_path / "config.toml").write_text(
+        '[project]\nrun_dir = "runs"\nreports_dir = "reports"\n'
+        f'[suites.unit]\npaths = ["check_demo.py"]\nargs = {json.dumps(args)}\n'
+        'coverage = ["demo_cov"]\norder = 1\n'
+        f'[suites.concurrency]\npaths = ["check_demo.py"]\nargs = {json.dumps(args)}\norder = 2\n'
+        "[gates]\n"
+        '"unit.coverage.percent" = ">= 55"\n'
+        '"unit.coverage.package_percent{package:demo_cov.sub}" = "== 0"\n'
+    )
+    out = io.StringIO()
+    result = Run(
+        load(tmp_path / "config.toml"), on_event=ProgressPrinter(out), record_history=False
+    ).execute()
+    assert result.verdict == "pass", (result.reason, out.getvalue())
+    unit = {(m.name, m.tags.get("package", "")): m.value for m in result.layers[0].metrics}
+    assert unit[("coverage.percent", "")] == pytest.approx(100 * 8 / 14)
+    assert unit[("coverage.lines_percent", "")] == pytest.approx(60.0)
+    assert not any(m.name.startswith("coverage.") for m in result.layers[1].metrics)
+    assert result.coverage["percent"] == pytest.approx(100 * 8 / 14, abs=0.01)
+    assert [g.passed for g in result.gates] == [True, True]
+    text = out.getvalue()
+    assert "[unit] coverage 57.1% (lines 60.0%, branches 50.0%)" in text
+    assert "distlab: run coverage 57.1%" in text
+    assert (Path(result.run_dir) / "coverage" / "unit" / "html" / "index.html").is_file()
+    assert (Path(result.run_dir) / "coverage" / "html" / "index.html").is_file()

@@ -103,18 +103,20 @@ class LayerCoverage:
         return _report(cov, self.dir, self.packages, f"distlab {self.layer} layer", started)
 
 
-def combine_run(run_dir: Path, layers: list[LayerCoverage]) -> CoverageFigures | None:
-    """One total for the run: every measured layer's data together, with its own HTML."""
+def combine_run(run_dir: Path, measured: dict[str, list[str]]) -> CoverageFigures | None:
+    """One total for the run: the data of every measured layer (name -> packages)
+    together, with its own HTML report in ``<run dir>/coverage/html``."""
     started = time.monotonic()
-    measured = [c for c in layers if (c.dir / ".coverage").exists()]
-    if not measured:
-        return None
-    packages = sorted({p for c in measured for p in c.packages})
     out = run_dir / "coverage"
+    files = [out / layer / ".coverage" for layer in measured]
+    files = [f for f in files if f.exists()]
+    if not files:
+        return None
+    packages = sorted({p for names in measured.values() for p in names})
     rcfile = out / "coveragerc"
     rcfile.write_text(rcfile_text(packages, out / ".coverage"))
     cov = _coverage(rcfile, out / ".coverage")
-    cov.combine([str(c.dir / ".coverage") for c in measured], keep=True)
+    cov.combine([str(f) for f in files], keep=True)
     cov.save()
     return _report(cov, out, packages, "distlab run", started)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -33,7 +35,7 @@ class LayerProgress(Static):
                 Text(layer.name, style=LAYER_STATUS_STYLE.get(layer.status, "")),
                 ProgressBar(total=max(c["total"], 1), completed=done if c["total"] else 0),
                 f"{done}/{c['total']}",
-                _counts(c),
+                _counts(c, s.metrics.get((layer.name, "coverage.percent"))),
             )
         total = s.counts()
         done = total["total"] - total["pending"] - total["running"]
@@ -43,6 +45,7 @@ class LayerProgress(Static):
                 ProgressBar(total=max(total["total"], 1), completed=done if total["total"] else 0),
                 f"{done}/{total['total']}",
                 Text.assemble(
+                    _coverage(s.metrics.get(("run", "coverage.percent"))),
                     ("elapsed ", "dim"),
                     duration(s.elapsed()),
                     ("  eta ", "dim"),
@@ -56,9 +59,17 @@ class LayerProgress(Static):
         self.update(table)
 
 
-def _counts(c: dict[str, int]) -> Text:
+def _counts(c: dict[str, int], coverage: tuple[Any, str] | None = None) -> Text:
     text = Text()
     for key, glyph, style in COUNT_MARKS:
         if c[key]:
             text.append(f"{glyph}{c[key]} ", style=style)
+    text.append(_coverage(coverage))
     return text
+
+
+def _coverage(metric: tuple[Any, str] | None) -> Text:
+    """``cov 87%`` once the runner has measured a layer (or the run): coverage.percent."""
+    if metric is None or not isinstance(metric[0], int | float):
+        return Text()
+    return Text.assemble(("cov ", "dim"), f"{metric[0]:.0f}% ")
