@@ -18,6 +18,7 @@ from distlab.config.schema import (
     ClusterSettings,
     Config,
     GateSpec,
+    GroupSettings,
     LabSettings,
     NetworkSettings,
     PostgresSettings,
@@ -39,8 +40,24 @@ TABLE_SECTIONS: dict[str, type] = {
 SECTIONS = (*TABLE_SECTIONS, "suites", "gates", "scenarios")
 
 COMMAND_PLACEHOLDERS = frozenset(
-    {"id", "index", "port", "peer_port", "advertise_port", "peers", "data_dir", "python", "run_dir"}
+    {
+        "id",
+        "group",
+        "index",
+        "port",
+        "peer_port",
+        "advertise_port",
+        "peers",
+        "data_dir",
+        "python",
+        "run_dir",
+        "cluster_token",
+        "ports",
+        "advertise_ports",
+    }
 )
+# Placeholders indexed by a node id: {ports[redis1]}, {advertise_ports[redis1]}.
+INDEXED_PLACEHOLDERS = frozenset({"ports", "advertise_ports"})
 PEER_PLACEHOLDERS = frozenset({"id", "port", "index"})
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -133,7 +150,11 @@ class _Builder:
                 raise self.fail((name,), "must be a table, e.g. [" + name + "]")
         for name, cls in TABLE_SECTIONS.items():
             if name in raw:
-                setattr(config, name, self.table(cls, raw[name], (name,)))
+                table = dict(raw[name])
+                groups = table.pop("groups", None) if name == "cluster" else None
+                setattr(config, name, self.table(cls, table, (name,)))
+                if groups is not None:
+                    config.cluster.groups = self.groups(groups)
         config.suites = self.suites(raw.get("suites", {}))
         config.gates = self.gates(raw.get("gates", {}))
         config.scenarios = self.scenarios(raw.get("scenarios", {}))
@@ -213,7 +234,34 @@ class _Builder:
                 raise self.fail(("suites", layer), f"must be a table, e.g. [suites.{layer}]")
             suites[layer] = self.table(SuiteSettings, table, ("suites", layer))
             suites[layer].line = self.lines.of("suites", layer)
+            for package in suites[layer].coverage:
+                if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", package):
+                    raise self.fail(
+                        ("suites", layer, "coverage"),
+                        f'{package!r} is not a package name; write e.g. "reference_system"',
+                    )
         return suites
+
+    def groups(self, raw: Any) -> dict[str, GroupSettings]:
+        """[cluster.groups.<name>] tables; member ids are the name plus 1..nodes."""
+        if not isinstance(raw, dict) or not raw:
+            raise self.fail(("cluster", "groups"), "must hold tables, e.g. [cluster.groups.server]")
+        groups: dict[str, GroupSettings] = {}
+        for name, table in raw.items():
+            where = ("cluster", "groups", name)
+            if not re.fullmatch(r"[A-Za-z][A-Za-z_-]*", name):
+                raise self.fail(
+                    where, f"group name {name!r} must be letters (ids are the name plus a number)"
+                )
+            if not isinstance(table, dict):
+                raise self.fail(where, f"must be a table, e.g. [cluster.groups.{name}]")
+            group = self.table(GroupSettings, table, where)
+            if not group.command:
+                raise self.fail(
+                    (*where, "command"), "each group needs the command that starts one member"
+                )
+            groups[name] = group
+        return groups
 
     def gates(self, raw: dict[str, Any]) -> list[GateSpec]:
         gates: list[GateSpec] = []
@@ -288,8 +336,22 @@ class _Builder:
 
     def cross_check(self, config: Config) -> None:
         c = config.cluster
+        ids = node_ids(c)
+        if c.groups and c.command:
+            raise self.fail(
+                ("cluster", "command"),
+                "with [cluster.groups.*] each group has its own command; leave [cluster] command out",
+            )
         if c.command:
-            self.check_template(c.command, ("cluster", "command"), COMMAND_PLACEHOLDERS)
+            self.check_template(c.command, ("cluster", "command"), COMMAND_PLACEHOLDERS, ids)
+        for name, group in c.groups.items():
+            where = ("cluster", "groups", name)
+            self.check_template(group.command, (*where, "command"), COMMAND_PLACEHOLDERS, ids)
+            if group.health_check == "command" and not group.health_command:
+                raise self.fail(
+                    (*where, "health_check"),
+                    '"command" needs health_command, a command that exits 0 when the member is up',
+                )
         self.check_template(c.peer_format, ("cluster", "peer_format"), PEER_PLACEHOLDERS)
         if c.topology == "custom" and not c.links:
             raise self.fail(
@@ -297,14 +359,20 @@ class _Builder:
                 'custom topology needs links = ["n1->n2", ...] in [cluster]',
             )
         for link in c.links:
-            if not re.fullmatch(r"n\d+\s*(->|<->)\s*n\d+", link):
+            ends = re.fullmatch(
+                r"\s*([A-Za-z][\w-]*?\d+)\s*(?:->|<->)\s*([A-Za-z][\w-]*?\d+)\s*", link
+            )
+            if not ends:
                 raise self.fail(
                     ("cluster", "links"), f'{link!r} is not a link; write "n1->n2" or "n1<->n2"'
                 )
-            ids = [int(x) for x in re.findall(r"n(\d+)", link)]
-            if any(i < 1 or i > c.nodes for i in ids):
+            outside = [end for end in ends.groups() if end not in ids]
+            if outside:
                 raise self.fail(
-                    ("cluster", "links"), f"{link!r} names a node outside n1..n{c.nodes}"
+                    ("cluster", "links"),
+                    f"{link!r} names a node outside {ids[0]}..{ids[-1]}"
+                    if not c.groups
+                    else f"{link!r} names {outside[0]}, not a node; nodes: {_id_range(ids)}",
                 )
         if c.wiring == "ingress" and not c.ingress_identify:
             raise self.fail(
@@ -330,7 +398,11 @@ class _Builder:
             )
 
     def check_template(
-        self, template: str, where: tuple[str, ...], allowed: frozenset[str]
+        self,
+        template: str,
+        where: tuple[str, ...],
+        allowed: frozenset[str],
+        ids: list[str] | None = None,
     ) -> None:
         try:
             names = [
@@ -340,14 +412,35 @@ class _Builder:
             raise self.fail(
                 where, f"bad template: {e}; use {{name}}, and {{{{ }}}} for braces"
             ) from None
-        for name in names:
-            if name not in allowed:
+        for full in names:
+            name, _, index = full.partition("[")
+            if name in INDEXED_PLACEHOLDERS and name in allowed:
+                node = index.rstrip("]")
+                if not index.endswith("]") or (ids is not None and node not in ids):
+                    raise self.fail(
+                        where,
+                        f"{{{full}}} must name a node, e.g. {{{name}[{(ids or ['n1'])[0]}]}}; "
+                        f"nodes: {_id_range(ids or [])}",
+                    )
+                continue
+            if full != name or name not in allowed:
                 shown = "{" + name + "}" if name else "{}"
                 raise self.fail(
                     where,
                     f"unknown placeholder {shown}; allowed: "
                     + " ".join("{" + a + "}" for a in sorted(allowed)),
                 )
+
+
+def node_ids(c: ClusterSettings) -> list[str]:
+    """The member ids a cluster config gives: n1..nN, or each group's name plus 1..nodes."""
+    if not c.groups:
+        return [f"n{i}" for i in range(1, c.nodes + 1)]
+    return [f"{name}{i}" for name, g in c.groups.items() for i in range(1, g.nodes + 1)]
+
+
+def _id_range(ids: list[str]) -> str:
+    return ", ".join(ids) if len(ids) <= 8 else f"{ids[0]}..{ids[-1]} ({len(ids)} nodes)"
 
 
 def _range(spec: Any) -> str:

@@ -30,6 +30,14 @@ class ProjectSettings:
         ".distlab/runs", help="where each run's directory (events, reports, logs) is created"
     )
     reports_dir: str = spec("reports", help="where --ci writes junit.xml and summary.json")
+    keep_data: bool = spec(
+        False,
+        help="keep each node's data dir in the run directory even when every test passed "
+        "(by default they are kept only for a failed test)",
+    )
+    keep_runs: int = spec(
+        20, help="how many run directories to keep; older ones are removed", min=1, max=100000
+    )
 
 
 @dataclass
@@ -44,8 +52,9 @@ class ClusterSettings:
     )
     command: str = spec(
         "",
-        help="node command template; placeholders {id} {index} {port} {peer_port} "
-        "{advertise_port} {peers} {data_dir} {python}",
+        help="node command template; placeholders {id} {group} {index} {port} {peer_port} "
+        "{advertise_port} {peers} {data_dir} {run_dir} {python} {cluster_token}, "
+        "and {ports[ID]} {advertise_ports[ID]} for another node's ports",
     )
     wiring: Wiring = spec(
         "per-link",
@@ -71,6 +80,9 @@ class ClusterSettings:
         "tcp", help="how to tell a node is up", choices=("tcp", "http", "command", "none")
     )
     health_path: str = spec("/health", help='for health_check = "http": the path to GET')
+    health_body: str = spec(
+        "", help='for health_check = "http": text the answer\'s body must contain'
+    )
     health_command: str = spec(
         "", help='for health_check = "command": a command template that exits 0 when healthy'
     )
@@ -84,6 +96,37 @@ class ClusterSettings:
         "", help="root of the nodes' data dirs; empty means inside the run directory"
     )
     env: dict[str, str] = spec(factory=dict, help="extra environment for every node")
+    one_port: bool = spec(
+        False,
+        help="the node serves clients and peers on one port ({port}); {peer_port} is the same port",
+    )
+    # [cluster.groups.<name>]: built by the loader; empty means one group of `nodes` n1..nN.
+    groups: dict[str, GroupSettings] = field(default_factory=dict)
+
+
+@dataclass
+class GroupSettings:
+    """One kind of member of a heterogeneous cluster (``[cluster.groups.<name>]``)."""
+
+    nodes: int = spec(1, help="how many members of this group to start", min=1, max=64)
+    command: str = spec("", help="this group's node command template (as [cluster] command)")
+    health_check: HealthCheck = spec(
+        "tcp", help="how to tell a member is up", choices=("tcp", "http", "command", "none")
+    )
+    health_path: str = spec("/health", help='for health_check = "http": the path to GET')
+    health_body: str = spec(
+        "", help='for health_check = "http": text the answer\'s body must contain'
+    )
+    health_command: str = spec(
+        "", help='for health_check = "command": a command template that exits 0 when healthy'
+    )
+    start_timeout_s: float = spec(
+        10.0, help="seconds a member may take to become healthy", min=0.1, max=600
+    )
+    stop_grace_s: float = spec(
+        3.0, help="seconds between SIGTERM and SIGKILL on stop", min=0.0, max=120
+    )
+    env: dict[str, str] = spec(factory=dict, help="extra environment for this group's members")
 
 
 @dataclass
