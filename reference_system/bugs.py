@@ -19,6 +19,13 @@ KNOWN: dict[str, str] = {
     "no-fsync": "the log is not persisted; a restarted node forgets acknowledged entries",
     "lost-context": "trace context is dropped on node-to-node calls",
     "registry-no-sync": "registrations made during a partition never reach the other side after heal",
+    "forward-timeout-fails": "a follower reports a forwarded write that got no answer in time as failed, not unknown",
+    # Raft core (the rules of the Raft paper's sections 5.2-5.4, persistence and ReadIndex)
+    "old-term-commit": "a new leader appends no entry of its own and commits earlier terms' entries by counting replicas",
+    "vote-longer-log": "votes go to the longer log: last indexes compared, last terms ignored",
+    "read-no-quorum": "the leader serves a read at its commit index without a heartbeat round confirming it still leads",
+    "keep-conflicting-suffix": "a follower keeps its own conflicting entries and takes only what lies past its end",
+    "unsynced-vote": "a new term and vote are not synced before the vote is answered, only with the next entries",
     # PostgreSQL work queue and infrastructure
     "double-claim": "claims select, then update, with no row lock",
     "lost-on-crash": "a crashed processor's claims are never reclaimed",

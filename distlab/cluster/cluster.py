@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import secrets
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from distlab.cluster.command import PeerEntry, node_values, render_command, rend
 from distlab.cluster.monitor import Monitor
 from distlab.cluster.node import Node, NodeSpec, NodeState, environment
 from distlab.cluster.ports import HOST, ClosedPort, PortAllocator
-from distlab.config.schema import ClusterSettings, NetworkSettings
+from distlab.config.schema import ClusterSettings, GroupSettings, NetworkSettings
 from distlab.env import NODE_ID_ENV
 from distlab.errors import LabError, UsageError
 from distlab.net.topology import Link, links_for
@@ -61,16 +63,29 @@ class Cluster:
         count = settings.nodes if nodes is None else nodes
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_NODES:
             raise UsageError(f"nodes must be a whole number from 1 to {MAX_NODES}, got {count!r}")
-        if not settings.command:
+        if not settings.command and not settings.groups:
             raise UsageError(
                 "[cluster] command is empty; set it to the command that starts one node"
             )
+        if settings.groups and nodes is not None:
+            raise UsageError("nodes= cannot resize a cluster of groups; set each group's nodes")
         self.settings = dataclasses.replace(settings, nodes=count)
+        # Each member's group: [cluster.groups.<name>], or one group "" made of [cluster].
+        self._group_of: dict[str, tuple[str, int, GroupSettings]] = {}
+        for name, group in (settings.groups or {"": _plain_group(self.settings)}).items():
+            for index in range(1, group.nodes + 1):
+                self._group_of[f"{name or 'n'}{index}"] = (name, index, group)
+        if len(self._group_of) > MAX_NODES:
+            raise UsageError(
+                f"a cluster has at most {MAX_NODES} nodes, the groups make {len(self._group_of)}"
+            )
         self.network = network or NetworkSettings()
         self.run_dir = Path(run_dir)
         self.seed = seed
         self.direct = direct
-        self.ids: list[str] = [f"n{i}" for i in range(1, count + 1)]
+        self.ids: list[str] = list(self._group_of)
+        # A fresh token per start, for systems that bootstrap a cluster by token.
+        self.token = ""
         # Which peer links exist (a pure function of the net package; imports no proxies).
         self.links: set[Link] = set(links_for(settings.topology, self.ids, settings.links))
         self.net: Network | None = None
@@ -103,7 +118,7 @@ class Cluster:
     def __getitem__(self, node_id: str) -> Node:
         node = self._nodes.get(node_id)
         if node is None:
-            known = f"n1..n{len(self.ids)}" if len(self.ids) > 1 else "n1"
+            known = ", ".join(self.ids) if len(self.ids) <= 8 else f"{self.ids[0]}..{self.ids[-1]}"
             raise LabError(f"unknown node {node_id!r}; this cluster has {known}")
         return node
 
@@ -120,6 +135,37 @@ class Cluster:
     def nodes(self) -> list[Node]:
         """The nodes, in id order."""
         return list(self._nodes.values())
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """Member ids by group name (one group "" for a plain ``[cluster]``)."""
+        out: dict[str, list[str]] = {}
+        for node_id, (name, _, _) in self._group_of.items():
+            out.setdefault(name, []).append(node_id)
+        return out
+
+    def group(self, name: str) -> list[str]:
+        """The ids of group ``name``'s members; LabError naming the groups if there is none."""
+        ids = self.groups.get(name)
+        if ids is None:
+            raise LabError(
+                f"no group {name!r} in this cluster; groups: {', '.join(g for g in self.groups if g) or '(none)'}"
+            )
+        return ids
+
+    def group_of(self, node_id: str) -> str:
+        """The group ``node_id`` belongs to ("" in a plain cluster)."""
+        self[node_id]
+        return self._group_of[node_id][0]
+
+    def address_book(self) -> dict[str, str]:
+        """Every address a node is known by -> its id: each port (client, own, peer,
+        advertised, client proxy) as "PORT" and as "127.0.0.1:PORT"."""
+        book: dict[str, str] = {}
+        for node in self._nodes.values():
+            for port in {node.port, node.direct_port, node.peer_port, node.advertise_port}:
+                book[str(port)] = book[f"{HOST}:{port}"] = node.id
+        return book
 
     def client_address(self, node_id: str) -> tuple[str, int]:
         """Where a client dials ``node_id`` (through its client proxy when there is one)."""
@@ -146,8 +192,11 @@ class Cluster:
         self._started = True
         try:
             self._make_dir()
+            self.token = secrets.token_hex(8)
             specs = self._wire()
             self._nodes = {spec.id: Node(spec) for spec in specs}
+            if self.net is not None and self.settings.wiring == "ingress":
+                self.net.set_address_book(self.address_book())
             for node in self._nodes.values():
                 node.start()
             self._wait_all_healthy()
@@ -164,16 +213,20 @@ class Cluster:
         )
 
     def close(self) -> None:
-        """Kill every node and close the network; safe to call twice."""
+        """Stop every node (SIGTERM, SIGKILL after its ``stop_grace_s``), close the
+        network; safe to call twice. Nodes stop side by side, so teardown takes
+        one grace period, not one per node."""
         if self._monitor is not None:
             self._monitor.close()
             self._monitor = None
         errors: list[BaseException] = []
-        for node in self._nodes.values():
-            try:
-                node.kill()
-            except Exception as e:  # keep tearing down the rest
-                errors.append(e)
+        running = [n for n in self._nodes.values() if n.pid is not None]
+        if running:
+            with ThreadPoolExecutor(max_workers=len(running)) as pool:
+                for future in [pool.submit(n.stop) for n in running]:
+                    error = future.exception()
+                    if error is not None:  # keep tearing down the rest
+                        errors.append(error)
         if self.net is not None:
             try:
                 self.net.close()
@@ -214,12 +267,8 @@ class Cluster:
         raise LabError(f"cannot make a cluster directory under {root}")  # pragma: no cover
 
     def _start_network(self) -> Network:
-        try:
-            from distlab.net import Network
-        except ImportError as e:
-            raise LabError(
-                f"the fault-injecting network is not available ({e}); use direct wiring"
-            ) from None
+        from distlab.net import Network
+
         return Network.start(
             self.run_dir,
             in_process=not self.network.proxy_process,
@@ -229,7 +278,11 @@ class Cluster:
     def _wire(self) -> list[NodeSpec]:
         s = self.settings
         direct_port = {i: self._ports.take(f"node {i} client port") for i in self.ids}
-        peer_port = {i: self._ports.take(f"node {i} peer port") for i in self.ids}
+        peer_port = (
+            dict(direct_port)
+            if s.one_port
+            else {i: self._ports.take(f"node {i} peer port") for i in self.ids}
+        )
         advertise = dict(peer_port)
         client_port = dict(direct_port)
         link_port = self.link_ports
@@ -254,7 +307,8 @@ class Cluster:
                 f"topology {s.topology!r} needs proxies in ingress wiring; direct wiring is mesh only"
             )
         specs = []
-        for index, i in enumerate(self.ids, start=1):
+        for i in self.ids:
+            group_name, index, g = self._group_of[i]
             peers = render_peers(
                 self._peer_entries(i, advertise, link_port, peer_port),
                 s.peer_format,
@@ -270,13 +324,17 @@ class Cluster:
                 peers=peers,
                 data_dir=data_dir,
                 run_dir=self.run_dir,
+                group=group_name,
+                cluster_token=self.token,
+                ports=client_port,
+                advertise_ports=advertise,
             )
             specs.append(
                 NodeSpec(
                     id=i,
                     index=index,
-                    argv=render_command(s.command, values),
-                    env=environment(None, s.env, self._extra_env, {NODE_ID_ENV: i}),
+                    argv=render_command(g.command, values),
+                    env=environment(None, s.env, g.env, self._extra_env, {NODE_ID_ENV: i}),
                     cwd=self._cwd,
                     port=client_port[i],
                     direct_port=direct_port[i],
@@ -285,14 +343,16 @@ class Cluster:
                     data_dir=data_dir,
                     log_path=self.dir / f"{i}.log",
                     run_dir=self.run_dir,
-                    health_check=s.health_check,
-                    health_path=s.health_path,
-                    health_argv=render_command(s.health_command, values)
-                    if s.health_command
+                    health_check=g.health_check,
+                    health_path=g.health_path,
+                    health_body=g.health_body,
+                    health_argv=render_command(g.health_command, values)
+                    if g.health_command
                     else (),
-                    start_timeout_s=s.start_timeout_s,
-                    stop_grace_s=s.stop_grace_s,
+                    start_timeout_s=g.start_timeout_s,
+                    stop_grace_s=g.stop_grace_s,
                     cluster=self.name,
+                    group=group_name,
                 )
             )
         return specs
@@ -328,18 +388,45 @@ class Cluster:
         return self._closed_port
 
     def _wait_all_healthy(self, timeout: float | None = None) -> None:
-        limit = self.settings.start_timeout_s if timeout is None else timeout
-        deadline = time.monotonic() + limit
         pending = [n for n in self._nodes.values() if n.state is NodeState.STARTING]
+        own = max((n.spec.start_timeout_s for n in pending), default=self.settings.start_timeout_s)
+        limit = own if timeout is None else timeout
+        deadline = time.monotonic() + limit
         delay = 0.005
         while pending:
             pending = [n for n in pending if not n.check_health()]
             if not pending:
                 return
+            self._check_identification()
             if time.monotonic() >= deadline:
                 pending[0].fail_start(limit)
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+    def _check_identification(self) -> None:
+        """Fail at once when an ingress rule named a non-node (not after the health timeout)."""
+        if self.net is None or self.settings.wiring != "ingress":
+            return
+        errors = self.net.identify_errors()
+        if errors:
+            message = f"cluster {self.name}: {errors[0]}; fix [cluster] ingress_identify"
+            events.emit(events.Log(level="error", source="cluster", message=message))
+            raise LabError(message)
+
+
+def _plain_group(s: ClusterSettings) -> GroupSettings:
+    """A plain ``[cluster]`` as the one group it is."""
+    return GroupSettings(
+        nodes=s.nodes,
+        command=s.command,
+        health_check=s.health_check,
+        health_path=s.health_path,
+        health_body=s.health_body,
+        health_command=s.health_command,
+        start_timeout_s=s.start_timeout_s,
+        stop_grace_s=s.stop_grace_s,
+        env={},  # [cluster] env is applied to every node already
+    )
 
 
 def _safe_name(text: str) -> str:

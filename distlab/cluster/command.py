@@ -32,11 +32,16 @@ def render_peers(entries: list[PeerEntry], entry_format: str, separator: str) ->
 
 def render_command(template: str, values: dict[str, object]) -> list[str]:
     """The argv for one node (or a health command) from ``template`` and ``values``."""
-    quoted = {k: shlex.quote(str(v)) for k, v in values.items()}
+    quoted: dict[str, object] = {
+        k: {i: shlex.quote(str(x)) for i, x in v.items()}
+        if isinstance(v, dict)
+        else shlex.quote(str(v))
+        for k, v in values.items()
+    }
     quoted.setdefault("python", shlex.quote(sys.executable))
     try:
         text = template.format(**quoted)
-    except KeyError as e:
+    except (KeyError, IndexError, AttributeError) as e:
         raise UsageError(
             f"[cluster] command: unknown placeholder {{{e.args[0]}}}; "
             f"allowed: {' '.join('{' + k + '}' for k in sorted(quoted))}"
@@ -60,10 +65,23 @@ def node_values(
     peers: str,
     data_dir: Path,
     run_dir: Path,
+    group: str = "",
+    cluster_token: str = "",
+    ports: dict[str, int] | None = None,
+    advertise_ports: dict[str, int] | None = None,
 ) -> dict[str, object]:
-    """The placeholder values of one node (``COMMAND_PLACEHOLDERS`` in the loader)."""
+    """The placeholder values of one node (``COMMAND_PLACEHOLDERS`` in the loader).
+
+    ``ports`` / ``advertise_ports`` map every node id to its client port and the
+    port its peers dial, for commands that name another member
+    (``replicaof 127.0.0.1 {advertise_ports[redis1]}``).
+    """
     return {
         "id": node_id,
+        "group": group,
+        "cluster_token": cluster_token,
+        "ports": dict(ports or {}),
+        "advertise_ports": dict(advertise_ports or {}),
         "index": index,
         "port": port,
         "peer_port": peer_port,

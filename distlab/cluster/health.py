@@ -16,6 +16,7 @@ from distlab import proc
 from distlab.cluster.ports import HOST
 
 PROBE_TIMEOUT_S = 0.5
+BODY_LIMIT = 64 * 1024  # a health answer longer than this is cut before the body match
 
 
 def tcp_ok(port: int, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
@@ -27,12 +28,19 @@ def tcp_ok(port: int, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
         return False
 
 
-def http_ok(port: int, path: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-    """``GET path`` on ``127.0.0.1:port`` answers 2xx."""
+def http_ok(port: int, path: str, body: str = "", timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """``GET path`` on ``127.0.0.1:port`` answers 2xx (and its body contains ``body``).
+
+    A body match tells "listening" from "ready" for systems whose health
+    endpoint answers 200 with a status such as ``{"ready": false}``.
+    """
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout_s)
     try:
         conn.request("GET", path)
-        return 200 <= conn.getresponse().status < 300
+        answer = conn.getresponse()
+        if not 200 <= answer.status < 300:
+            return False
+        return not body or body in answer.read(BODY_LIMIT).decode("utf-8", "replace")
     except (OSError, http.client.HTTPException):
         return False
     finally:
@@ -55,12 +63,13 @@ def command_ok(argv: Sequence[str], timeout_s: float = 5.0) -> bool:
         proc.release(child)
 
 
-def describe(kind: str, port: int, path: str) -> str:
+def describe(kind: str, port: int, path: str, body: str = "") -> str:
     """How a probe is shown in messages: 'tcp 127.0.0.1:4001'."""
     if kind == "tcp":
         return f"tcp connect to {HOST}:{port}"
     if kind == "http":
-        return f"GET http://{HOST}:{port}{path}"
+        wanted = f" with {body!r} in the body" if body else ""
+        return f"GET http://{HOST}:{port}{path}{wanted}"
     return f"{kind} probe"
 
 

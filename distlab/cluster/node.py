@@ -55,10 +55,12 @@ class NodeSpec:
     run_dir: Path
     health_check: str = "tcp"
     health_path: str = "/health"
+    health_body: str = ""
     health_argv: Sequence[str] = ()
     start_timeout_s: float = 10.0
     stop_grace_s: float = 3.0
     cluster: str = ""
+    group: str = ""
 
 
 class Node:
@@ -178,7 +180,9 @@ class Node:
         """Give up on a node that did not become healthy: kill it, raise LabError."""
         tail = self.log_tail()
         self.kill()
-        probe = health.describe(self.spec.health_check, self.direct_port, self.spec.health_path)
+        probe = health.describe(
+            self.spec.health_check, self.direct_port, self.spec.health_path, self.spec.health_body
+        )
         raise LabError(
             f"node {self.id} was not healthy after {waited_s:g} s ({probe}); "
             f"last log lines: {tail}; log: {self.spec.log_path}"
@@ -257,7 +261,7 @@ class Node:
         if kind == "tcp":
             return health.tcp_ok(self.direct_port)
         if kind == "http":
-            return health.http_ok(self.direct_port, self.spec.health_path)
+            return health.http_ok(self.direct_port, self.spec.health_path, self.spec.health_body)
         if kind == "command":
             return health.command_ok(self.spec.health_argv)
         return True  # "none": up as soon as it runs

@@ -57,6 +57,17 @@ from reference_system.storage import Storage
 
 log = logging.getLogger("reference_system.node")
 
+#: planted bugs that live in the Raft core (handed to it through ``RaftConfig.planted``)
+CORE_BUGS = frozenset(
+    {
+        "old-term-commit",
+        "vote-longer-log",
+        "read-no-quorum",
+        "keep-conflicting-suffix",
+        "unsynced-vote",
+    }
+)
+
 #: a leader or candidate that hears nothing from a peer this long redials its link to it
 LINK_WATCH_S = 1.0
 #: messages that answer ours, so their arrival proves our link to the sender works
@@ -88,6 +99,7 @@ class Node(RequestPaths):
             election_ticks=opts.election_ticks,
             heartbeat_ticks=opts.heartbeat_ticks,
             split_brain="split-brain" in self.bugs,
+            planted=frozenset(self.bugs & CORE_BUGS),
         )
         self.core = RaftNode(
             config,

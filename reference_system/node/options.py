@@ -88,6 +88,11 @@ def parse(argv: list[str], env_bugs: str | None = None) -> NodeOptions:
     p.add_argument(
         "--snapshot-entries", default="20000", help="snapshot the state after this many log entries"
     )
+    p.add_argument(
+        "--request-timeout",
+        default="3",
+        help="seconds a request may wait for its commit, read round or forwarded answer",
+    )
     args = p.parse_args(argv)
     if not NODE_ID.match(args.id):
         raise OptionsError(f"--id must be 1-64 letters, digits, '_', '.' or '-', got {args.id!r}")
@@ -95,10 +100,16 @@ def parse(argv: list[str], env_bugs: str | None = None) -> NodeOptions:
         tick_ms = float(args.tick_ms)
         election = int(args.election_ticks)
         snapshot_entries = int(args.snapshot_entries)
+        request_timeout = float(args.request_timeout)
     except ValueError:
         raise OptionsError(
-            "--tick-ms must be a number; --election-ticks and --snapshot-entries whole numbers"
+            "--tick-ms and --request-timeout must be numbers; "
+            "--election-ticks and --snapshot-entries whole numbers"
         ) from None
+    if not 0.05 <= request_timeout <= 600:
+        raise OptionsError(
+            f"--request-timeout must be from 0.05 to 600 seconds, got {args.request_timeout!r}"
+        )
     if not 10 <= snapshot_entries <= 10_000_000:
         raise OptionsError(
             f"--snapshot-entries must be from 10 to 10000000, got {args.snapshot_entries!r}"
@@ -126,5 +137,6 @@ def parse(argv: list[str], env_bugs: str | None = None) -> NodeOptions:
         election_ticks=election,
         heartbeat_ticks=max(1, election // 3),
         snapshot_entries=snapshot_entries,
+        request_timeout_s=request_timeout,
         bugs=active,
     )

@@ -187,6 +187,10 @@ class RequestPaths:
         """Send ``req`` to ``peer`` over the peer link and wait for its answer."""
         fid = next(self._forward_ids)
         code = "timeout" if req.get("op") in (*READ_OPS, "trace") else "unknown"
+        if "forward-timeout-fails" in self.bugs:
+            # Planted bug: "the leader never answered, so it did not happen" -- but the
+            # leader may have committed it and only the answer was slow or lost.
+            code = "unavailable"
         fut = self._waiter(error(code, f"no answer from {peer} in time"))
         # Planted bug ``lost-context``: the next node starts a trace of its own.
         wire_ctx = None if "lost-context" in self.bugs else ctx.to_wire()

@@ -57,7 +57,14 @@ class RaftNode:
         hs = hard_state or HardState()
         self.term = hs.term
         self.vote: NodeId | None = hs.vote
-        self.log = RaftLog(snapshot, entries, hs.commit, applied)
+        self.log = RaftLog(
+            snapshot,
+            entries,
+            hs.commit,
+            applied,
+            keep_conflicts="keep-conflicting-suffix" in config.planted,
+            index_only_vote="vote-longer-log" in config.planted,
+        )
         self.role = Role.FOLLOWER
         self.leader: NodeId | None = None
         self._durable = HardState(self.term, self.vote, self.log.committed)
@@ -148,7 +155,12 @@ class RaftNode:
         leads; serve the read after applying ``index``. Raises NotLeader."""
         if self.role is not Role.LEADER:
             raise NotLeader(self.id, self.leader)
-        if self.log.term(self.log.committed) != self.term:
+        if "read-no-quorum" in self.cfg.planted:
+            # Planted bug: trusts check-quorum as if it were a lease -- but a paused or
+            # cut-off leader keeps believing it leads, and a new one may be elected.
+            self._read_states.append(ReadState(self.log.committed, ctx))
+            return
+        if self.log.term(self.log.committed) != self.term and not self._old_term_commit:
             # Our commit index is not known to be current until we commit in our term.
             self._reads.await_commit(ctx)
             return
@@ -214,7 +226,9 @@ class RaftNode:
             messages=self._msgs,
             read_states=self._read_states,
             dropped_reads=self._dropped_reads,
-            vote_changed=hs.term != self._durable.term or hs.vote != self._durable.vote,
+            vote_changed=(hs.term != self._durable.term or hs.vote != self._durable.vote)
+            # Planted bug: the hard state treated as a hint, like the commit index alone.
+            and "unsynced-vote" not in self.cfg.planted,
         )
         self._msgs, self._read_states, self._dropped_reads = [], [], []
         self._outstanding = rd
@@ -280,6 +294,8 @@ class RaftNode:
         for p in self.cfg.peers:
             self._progress[p] = Progress(match=0, next=last + 1, last_heard=self._now)
         self._progress[self.id].match = last
+        if self._old_term_commit:
+            return  # planted bug: no entry of our own; earlier terms' entries commit by count
         # Entries of earlier terms commit only through one of our own (Raft section 5.4.2).
         self._append([Entry(self.term, last + 1, b"", EntryKind.NOOP)])
 
@@ -429,7 +445,9 @@ class RaftNode:
         """Commit the highest index a majority holds, if it is from our term."""
         matches = sorted((pr.match for pr in self._progress.values()), reverse=True)
         n = matches[self._majority() - 1]
-        if n <= self.log.committed or self.log.term(n) != self.term:
+        if n <= self.log.committed:
+            return False
+        if self.log.term(n) != self.term and not self._old_term_commit:
             return False
         self.log.commit_to(n)
         held = self._reads.take_awaiting_commit()
@@ -570,6 +588,11 @@ class RaftNode:
 
     def _hard_state(self) -> HardState:
         return HardState(self.term, self.vote, self.log.committed)
+
+    @property
+    def _old_term_commit(self) -> bool:
+        """Planted bug ``old-term-commit``: a replica count commits entries of any term."""
+        return "old-term-commit" in self.cfg.planted
 
     def _majority(self) -> int:
         return len(self.cfg.peers) // 2 + 1

@@ -28,8 +28,14 @@ class RaftLog:
         entries: Sequence[Entry] = (),
         commit: int = 0,
         applied: int | None = None,
+        *,
+        keep_conflicts: bool = False,
+        index_only_vote: bool = False,
     ) -> None:
         self.snapshot = snapshot or EMPTY_SNAPSHOT
+        # Planted bugs (reference_system.bugs), off by default.
+        self._keep_conflicts = keep_conflicts
+        self._index_only_vote = index_only_vote
         self.entries: list[Entry] = []
         expected = self.snapshot.index + 1
         for e in entries:
@@ -75,6 +81,9 @@ class RaftLog:
 
     def is_up_to_date(self, last_index: int, last_term: int) -> bool:
         """Whether a log ending at (last_index, last_term) is at least as new as ours."""
+        if self._index_only_vote:
+            # Planted bug ``vote-longer-log``: "the longer log is the newer one".
+            return last_index >= self.last_index()
         ours = self.last_term()
         return last_term > ours or (last_term == ours and last_index >= self.last_index())
 
@@ -134,6 +143,12 @@ class RaftLog:
         if not self.match_term(prev_index, prev_term):
             return None
         last_new = prev_index + len(entries)
+        if self._keep_conflicts:
+            # Planted bug ``keep-conflicting-suffix``: what we hold is kept, only the
+            # entries past our end are taken, so a deposed leader's suffix survives.
+            self.append([e for e in entries if e.index > self.last_index()])
+            self.commit_to(min(commit, last_new))
+            return last_new
         conflict = self.find_conflict(entries)
         if conflict:
             self.append(entries[conflict - prev_index - 1 :])

@@ -131,6 +131,9 @@ class RaftConfig:
     #: planted bug: the election quorum is half the cluster instead of a
     #: majority, and a leader never steps down or admits to losing quorum
     split_brain: bool = False
+    #: planted bugs of the core by name (``reference_system.bugs``), off by default;
+    #: each is checked where the mistake would be made
+    planted: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.id not in self.peers:
