@@ -60,6 +60,14 @@ class Backend(Protocol):
         """One dict per entry point (kind, src, dst, port, upstream, connections)."""
         ...
 
+    def set_address_book(self, book: dict[str, str]) -> None:
+        """Every address a node is known by -> its id (ingress rules by port or address)."""
+        ...
+
+    def identify_errors(self) -> list[str]:
+        """One line per ingress rule that named something that is not a node, first first."""
+        ...
+
     def close(self) -> None:
         """Tear everything down; idempotent."""
         ...
@@ -195,6 +203,12 @@ class ProxyBackend:
 
     def reset(self, flows: list[Flow]) -> int:
         return int(self.request(ops.Reset(tuple(flows))))
+
+    def set_address_book(self, book: dict[str, str]) -> None:
+        self.request(ops.SetAddressBook(tuple(sorted(book.items()))))
+
+    def identify_errors(self) -> list[str]:
+        return list(self.request(ops.State())["identify_errors"])
 
     def describe(self) -> list[dict[str, Any]]:
         return list(self.request(ops.State())["proxies"])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from distlab.net.direction import Direction
 from distlab.net.faults import Flow
-from distlab.net.ingress import IDENTIFY_TIMEOUT_S, SCAN_LIMIT
+from distlab.net.ingress import IDENTIFY_TIMEOUT_S, SCAN_LIMIT, Misnamed
 
 if TYPE_CHECKING:
     from distlab.net.switchboard import Proxy, Switchboard
@@ -191,9 +191,17 @@ class Connection:
     def _scan(self, data: memoryview) -> None:
         assert self.scan is not None
         self.scan += data
-        dialler = (
-            self.proxy.identifier.identify(bytes(self.scan)) if self.proxy.identifier else None
-        )
+        try:
+            dialler = (
+                self.proxy.identifier.identify(bytes(self.scan), self.board.address_book)
+                if self.proxy.identifier
+                else None
+            )
+        except Misnamed as e:
+            # The rule is wrong, not the dialler: say so now, not after a health timeout.
+            self.board.misnamed(f"ingress {self.proxy.dst}: {e}")
+            self.reset()
+            return
         if dialler is not None:
             self.dialler_id = dialler
             self._identified()

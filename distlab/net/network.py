@@ -121,6 +121,20 @@ class Network:
             self._topology = None if links is None else self._resolve(links)
             self.backend.set_topology(self._topology)
 
+    def set_address_book(self, book: dict[str, str]) -> None:
+        """Every address a node is known by ("PORT", "127.0.0.1:PORT") -> its id.
+
+        Ingress rules that capture ``(?P<port>)`` or ``(?P<addr>)`` look the
+        dialler up here; with a book, a rule naming a non-node is an error
+        (``identify_errors``) rather than a stranger.
+        """
+        with self._lock:
+            self.backend.set_address_book(dict(book))
+
+    def identify_errors(self) -> list[str]:
+        """One line per ingress rule that named something that is not a node (first first)."""
+        return self.backend.identify_errors()
+
     def port(self, src: str, dst: str) -> int:
         """The port ``src`` dials to reach ``dst`` (its link proxy, else ``dst``'s ingress)."""
         if (src, dst) in self._links:

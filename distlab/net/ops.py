@@ -241,6 +241,22 @@ class SetTopology:
 
 
 @dataclass(frozen=True)
+class SetAddressBook:
+    """Every address a node is known by -> its id, for ingress rules that capture a
+    port or an address (``distlab.net.ingress``); replies how many entries."""
+
+    op: ClassVar[str] = "set_address_book"
+    entries: tuple[tuple[str, str], ...]
+
+    def wire(self) -> Wire:
+        return {"entries": [list(e) for e in self.entries]}
+
+    @classmethod
+    def read(cls, f: _Fields) -> SetAddressBook:
+        return cls(f.flows("entries"))  # [address, id] pairs have a flow's shape
+
+
+@dataclass(frozen=True)
 class Reset:
     """Reset every live connection carrying one of ``flows``; replies how many."""
 
@@ -297,9 +313,20 @@ class Close:
         return cls()
 
 
-Op = AddLink | AddIngress | SetFaults | SetTopology | Reset | State | Ping | Close
+Op = AddLink | AddIngress | SetFaults | SetTopology | SetAddressBook | Reset | State | Ping | Close
 OPS: dict[str, type[Op]] = {
-    cls.op: cls for cls in (AddLink, AddIngress, SetFaults, SetTopology, Reset, State, Ping, Close)
+    cls.op: cls
+    for cls in (
+        AddLink,
+        AddIngress,
+        SetFaults,
+        SetTopology,
+        SetAddressBook,
+        Reset,
+        State,
+        Ping,
+        Close,
+    )
 }
 
 

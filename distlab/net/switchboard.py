@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, assert_never
@@ -61,6 +62,9 @@ class Switchboard:
         self.by_flow: dict[Flow, set[Connection]] = defaultdict(set)
         # Ingress mode: the (dialler, node) links the topology has; None = all.
         self.dialable: set[Flow] | None = None
+        # Ingress rules by port or address: every address a node is known by -> its id.
+        self.address_book: dict[str, str] | None = None
+        self.identify_errors: list[str] = []  # rules that named a non-node, first seen first
         self.closed = False
 
     # -- used by connections ----------------------------------------------
@@ -79,6 +83,12 @@ class Switchboard:
         if conn.proxy.kind != "ingress" or self.dialable is None or conn.dialler_id is None:
             return True
         return (conn.dialler_id, conn.proxy.dst) in self.dialable
+
+    def misnamed(self, message: str) -> None:
+        """An ingress rule named something that is not a node: log it (once) for the controller."""
+        if message not in self.identify_errors and len(self.identify_errors) < 20:
+            self.identify_errors.append(message)
+            print(f"distlab.net: error: {message}", file=sys.stderr, flush=True)
 
     def register(self, conn: Connection) -> None:
         conn.proxy.connections.add(conn)
@@ -126,6 +136,9 @@ class Switchboard:
                 return self._set_faults(op.changes, op.reset_gaps)
             case ops.SetTopology():
                 return self._set_topology(op.links)
+            case ops.SetAddressBook():
+                self.address_book = dict(op.entries)
+                return len(op.entries)
             case ops.Reset():
                 return self._reset(op.flows)
             case ops.State():
@@ -192,6 +205,7 @@ class Switchboard:
             "proxies": [p.describe() for p in self.proxies],
             "faults": [[s, d, f.to_dict()] for (s, d), f in sorted(self.faults.items())],
             "topology": None if self.dialable is None else sorted(self.dialable),
+            "identify_errors": list(self.identify_errors),
         }
 
     async def close(self) -> None:
