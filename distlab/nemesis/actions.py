@@ -111,7 +111,10 @@ def apply(lab: Lab, fault: Fault, nodes: list[str], rng: random.Random) -> tuple
         shape = param(fault, "shape")
         mode = param(fault, "mode")
         if shape == "isolate":
-            p = net.partition_shape("isolate", node=nodes[0], mode=mode)
+            # Every target alone, the rest together: the fault event names exactly
+            # the nodes that were cut off (all followers, not the first of them).
+            rest = [n for n in net.nodes if n not in nodes]
+            p = net.partition([[n] for n in nodes] + ([rest] if rest else []), mode=mode)
         else:
             order = list(lab.nodes)
             rng.shuffle(order)

@@ -193,16 +193,33 @@ class Fault:
 
 def check_target(target: Any, kind: str = "") -> str:
     """``target`` if it is a known selector or a node id (``n`` + number); else a UsageError."""
-    if isinstance(target, str) and (target in SELECTORS or _is_node_id(target)):
+    if isinstance(target, str) and (
+        target in SELECTORS or _is_node_id(target) or _is_group_target(target)
+    ):
         return target
     where = f"fault {kind}: " if kind else ""
     raise UsageError(
-        f"{where}unknown target {target!r}; allowed: {', '.join(SELECTORS)} or a node id such as n2"
+        f"{where}unknown target {target!r}; allowed: {', '.join(SELECTORS)}, a node id such as n2, "
+        "group:NAME, or a selector within a group such as one:group:sentinel"
     )
 
 
 def _is_node_id(text: str) -> bool:
-    return len(text) > 1 and text[0] == "n" and text[1:].isdigit() and int(text[1:]) >= 1
+    # n2, or a group member such as redis1 / sentinel3 ([cluster.groups.<name>]).
+    name = text.rstrip("0123456789")
+    number = text[len(name) :]
+    return bool(name) and name.isalpha() and number.isdigit() and int(number) >= 1
+
+
+def _is_group_target(text: str) -> bool:
+    """``group:NAME`` or ``SELECTOR:group:NAME`` (whether NAME exists is known only at run time)."""
+    selector, found, group = text.rpartition("group:")
+    return (
+        bool(found)
+        and bool(group)
+        and group.replace("_", "").replace("-", "").isalpha()
+        and selector in ("", *(f"{s}:" for s in SELECTORS if s not in ("all", "db")))
+    )
 
 
 def make_fault(

@@ -1,7 +1,8 @@
 """Turning a target selector into node ids at the moment a fault starts.
 
 ``one``, ``minority``, ``majority``, ``followers``, ``all``, a node id, ``db``
-and ``leader``. Who leads is something only the system knows, so ``leader``
+and ``leader``; ``group:NAME`` is every member of a group, and a selector
+before it picks among them (``one:group:sentinel``, ``leader:group:redis``). Who leads is something only the system knows, so ``leader``
 and ``followers`` ask a *role probe*: a function the suite supplies,
 ``probe(node_id) -> "leader" | "follower" | ... | None``. distlab ships none
 for arbitrary systems; the reference system's lives in
@@ -69,6 +70,16 @@ def resolve(
     schedule replayed with the same seed picks the same nodes.
     """
     ids = list(nodes)
+    if "group:" in target:
+        # Members of a group are its name plus a number ([cluster.groups.<name>]).
+        selector, _, group = target.rpartition("group:")
+        members = [i for i in ids if i.rstrip("0123456789") == group]
+        if not members:
+            groups = sorted({i.rstrip("0123456789") for i in ids})
+            raise UsageError(
+                f"target {target}: no node of group {group!r}; groups: {', '.join(groups)}"
+            )
+        return resolve(selector.rstrip(":") or "all", members, rng, probe)
     if not ids:
         raise LabError(f"target {target}: no nodes to choose from")
     n = len(ids)
