@@ -7,12 +7,14 @@ Users implement ``Client``; ``Workload`` runs N of them with an ``OpMix`` over
 from __future__ import annotations
 
 from distlab.workload.client import Client, Completion
-from distlab.workload.engine import Workload, WorkloadSummary
+from distlab.workload.engine import ClientGroup, ClientSlot, Workload, WorkloadSummary
 from distlab.workload.ops import Keys, Operation, OpMix, kv_mix, register_mix
 from distlab.workload.recorder import HistoryRecorder
 
 __all__ = [
     "Client",
+    "ClientGroup",
+    "ClientSlot",
     "Completion",
     "HistoryRecorder",
     "Keys",

@@ -16,16 +16,26 @@ Closed loop (default): each client issues its next op when the last one
 completes. Open loop (``rate``): ops are due at ``rate`` per second from
 the start, handed to whichever client is free; when every client is busy an
 op starts late (the sample's ``lag_ms`` says by how much).
+
+Slots and groups: each logical client is a *slot* that lives for the whole
+run; its process id changes after every ``info``. A factory that takes two
+arguments is called ``factory(process, slot)`` with a ``ClientSlot`` saying
+which slot, group and member it is. ``bind="member"`` keeps every slot on
+one member for the whole run (slot i of a group on ``members[i % n]``), the
+new process after an ``info`` included. ``groups=[ClientGroup(...)]`` runs
+several groups, each with its own size, mix, binding and factory, into one
+history: process ids are handed out by this one workload, so they never clash.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from distlab import events
 from distlab.seeds import rng as seeded_rng
@@ -33,7 +43,61 @@ from distlab.workload.client import Client, Completion
 from distlab.workload.ops import Keys, Operation, OpMix
 from distlab.workload.recorder import HistoryRecorder, InFlight
 
-ClientFactory = Callable[[int], Client]
+ClientFactory = Callable[..., Client]  # (process) or (process, ClientSlot) -> Client
+Binding = Literal["any", "member"]
+BINDINGS: tuple[str, ...] = ("any", "member")
+
+
+@dataclass(frozen=True)
+class ClientSlot:
+    """Who a client is: its slot (fixed for the run), its current process id,
+    its group, and the member it is bound to (None unless ``bind="member"``)."""
+
+    index: int
+    process: int
+    group: str = ""
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientGroup:
+    """Some of a workload's clients: how many, their mix and binding, their factory.
+
+    ``mix`` / ``factory`` None take the workload's. ``bind="member"`` needs
+    ``members``, the node ids to spread the group's slots over.
+    """
+
+    name: str
+    clients: int
+    mix: OpMix | None = None
+    bind: Binding = "any"
+    members: Sequence[str] = ()
+    factory: ClientFactory | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.clients, bool) or not isinstance(self.clients, int) or self.clients < 1:
+            raise ValueError(
+                f"client group {self.name!r}: clients must be a whole number >= 1, got {self.clients!r}"
+            )
+        if self.bind not in BINDINGS:
+            raise ValueError(
+                f"client group {self.name!r}: bind must be one of {', '.join(BINDINGS)}, got {self.bind!r}"
+            )
+        if self.bind == "member" and not self.members:
+            raise ValueError(
+                f'client group {self.name!r}: bind="member" needs members, the node ids to bind to'
+            )
+
+
+def _takes_slot(factory: ClientFactory) -> bool:
+    """Whether a factory wants ``(process, slot)`` rather than just the process id."""
+    try:
+        params = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
 
 SAMPLE_EVERY_S = 1.0
 
@@ -95,8 +159,17 @@ class _Schedule:
 class _Slot:
     """One logical client: its current thread generation, process id and client."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        group: ClientGroup | None = None,
+        member: str | None = None,
+        mix: OpMix | None = None,
+    ) -> None:
         self.index = index
+        self.group = group
+        self.member = member
+        self.mix = mix
         self.generation = 0
         self.process = index
         self.client: Client | None = None
@@ -123,7 +196,15 @@ class Workload:
         timeout_s: float = 1.0,
         seed: int = 0,
         name: str = "workload",
+        bind: Binding = "any",
+        members: Sequence[str] = (),
+        groups: Sequence[ClientGroup] | None = None,
     ) -> None:
+        if groups is None:
+            groups = [ClientGroup("", clients, None, bind, tuple(members))]
+        elif not groups or len({g.name for g in groups}) != len(groups):
+            raise ValueError("client groups must be at least one, each with its own name")
+        clients = sum(g.clients for g in groups)
         if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
             raise ValueError(f"clients must be a whole number >= 1, got {clients!r}")
         if duration_s is None and max_ops is None:
@@ -148,7 +229,12 @@ class Workload:
         self.grace_s = max(0.5, timeout_s)
         self.seed = seed
         self.name = name
-        self._slots = [_Slot(i) for i in range(clients)]
+        self.groups = list(groups)
+        self._slots: list[_Slot] = []
+        for group in self.groups:
+            for i in range(group.clients):
+                member = group.members[i % len(group.members)] if group.bind == "member" else None
+                self._slots.append(_Slot(len(self._slots), group, member, group.mix or mix))
         self._next_process = clients
         self._lock = threading.Lock()
         self._schedule: _Schedule | None = None
@@ -271,7 +357,7 @@ class Workload:
                     return
             schedule.lag_s = max(0.0, time.monotonic() - due)
             slot.ops += 1
-            f, value = self.mix.pick(rng, slot.ops)
+            f, value = (slot.mix or self.mix).pick(rng, slot.ops)
             op = Operation(slot.process, f, self.keys.pick(rng), value)
             inflight = self.recorder.invoke(op)
             slot.inflight = inflight
