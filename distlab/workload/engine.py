@@ -384,13 +384,21 @@ class Workload:
         delay = 0.05
         while slot.generation == gen and not schedule.stopped.is_set():
             try:
-                client = self.factory(slot.process)
+                factory = (slot.group.factory if slot.group else None) or self.factory
+                if _takes_slot(factory):
+                    group = slot.group.name if slot.group else ""
+                    client = factory(
+                        slot.process, ClientSlot(slot.index, slot.process, group, slot.member)
+                    )
+                else:
+                    client = factory(slot.process)
             except Exception as e:
                 events.emit(
-                    events.LOG,
-                    level="warning",
-                    source="workload",
-                    message=f"{self.name}: client {slot.process} could not open: {e}",
+                    events.Log(
+                        level="warning",
+                        source="workload",
+                        message=f"{self.name}: client {slot.process} could not open: {e}",
+                    )
                 )
                 if schedule.stopped.wait(delay):
                     return None
