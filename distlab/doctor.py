@@ -100,12 +100,7 @@ def check_node_command(config: Config) -> Check:
 
 def check_postgres(config: Config) -> Check:
     dsn = os.environ.get(PG_DSN_ENV) or config.postgres.dsn
-    try:
-        from distlab import pg
-    except ImportError as e:  # pragma: no cover - a broken install
-        return Check(
-            "postgresql", False, f"distlab.pg cannot be imported: {e}", "reinstall distlab"
-        )
+    from distlab import pg  # psycopg: only when this check runs
     if dsn:
         problem = pg.probe(dsn)
         if problem:

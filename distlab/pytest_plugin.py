@@ -226,10 +226,7 @@ def _undo_hypothesis_ci_derandomize() -> None:
     """
     if not any(os.environ.get(v) for v in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE")):
         return
-    try:
-        from hypothesis import settings
-    except ImportError:
-        return
+    from hypothesis import settings
     if getattr(settings, "_current_profile", None) != "ci":
         return  # the user chose a profile: theirs wins
     settings.register_profile(

@@ -7,8 +7,12 @@ they go and turns a failure into a note instead of losing the other files.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from distlab.report import junit_bytes
+from distlab.report.branch import detect_branch
+from distlab.report.files import atomic_write
+from distlab.report.history import HISTORY_NAME, RunHistory
+from distlab.report.summary import summary_bytes
 from distlab.results import RunResult
 
 
@@ -20,15 +24,6 @@ def write_reports(
     Each document is built once and written to all its paths: with thousands
     of tests, building is the expensive part.
     """
-    try:
-        from distlab.report import junit_bytes
-        from distlab.report.files import atomic_write
-        from distlab.report.summary import summary_bytes
-    except ImportError:
-        return [], [
-            f"reports not written to {', '.join(map(str, junit + summary))}: "
-            "distlab.report is not available"
-        ]
     written: list[Path] = []
     problems: list[str] = []
     for paths, build, what in (
@@ -47,9 +42,7 @@ def write_reports(
     return written, problems
 
 
-def _history(runs_root: Path) -> Any:
-    from distlab.report.history import HISTORY_NAME, RunHistory
-
+def _history(runs_root: Path) -> RunHistory:
     # Next to the runs directory, where `distlab history` looks for it.
     return RunHistory(runs_root.parent / HISTORY_NAME)
 
@@ -58,7 +51,7 @@ def last_passing(runs_root: Path, branch: str) -> RunResult | None:
     """The baseline for relative gates, or None when there is no history yet."""
     try:
         return _history(runs_root).last_passing(branch)
-    except Exception:  # no history module or an unreadable file: no baseline
+    except Exception:  # an unreadable history file: no baseline
         return None
 
 
@@ -66,8 +59,6 @@ def record_history(run: RunResult, runs_root: Path) -> str:
     """Add the run to the history; returns a note when it could not."""
     try:
         _history(runs_root).record(run)
-    except ImportError:
-        return "run history not recorded: distlab.report.history is not available"
     except Exception as e:  # a broken history must not cost the run its verdict
         return f"run history not recorded: {e}"
     return ""
@@ -75,8 +66,4 @@ def record_history(run: RunResult, runs_root: Path) -> str:
 
 def current_branch(cwd: Path) -> str:
     """The branch baselines are kept per (CI variables, else git)."""
-    try:
-        from distlab.report.branch import detect_branch
-    except ImportError:
-        return ""
     return detect_branch(cwd)

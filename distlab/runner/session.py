@@ -186,9 +186,7 @@ class Run:
         )
         layer_runs = self._run_layers(ctx, result, baseline)
         self._combine_coverage(listener, result)
-        result.gates, note = verdict.evaluate_gates(self.gates, result, baseline)
-        if note:
-            self._note(listener, note)
+        result.gates = verdict.evaluate_gates(self.gates, result, baseline)
         for v in result.gates:
             listener.publish(verdict.gate_event(v))
         code, verdict_, reason = verdict.decide(result, layer_runs, self._stop.is_set())
@@ -279,7 +277,7 @@ class Run:
         self, result: RunResult, baseline: RunResult | None, layers: list[str]
     ) -> None:
         gates = [g for g in self.gates if g.abort_on_fail and plan.gate_layer(g.metric) in layers]
-        verdicts, _ = verdict.evaluate_gates(gates, result, baseline)
+        verdicts = verdict.evaluate_gates(gates, result, baseline)
         # Kept on the result only until the final evaluation replaces them.
         result.gates = [*result.gates, *verdicts]
 

@@ -6,7 +6,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from distlab.results import GateVerdict, RunResult
+from distlab.gates import status
+from distlab.results import RunResult
 
 _STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", "crashed": "red"}
 
@@ -41,20 +42,12 @@ def gate_table(run: RunResult, plain: bool) -> Table:
     # The explanation already names the observed value and the threshold.
     table.add_column("explanation", overflow="fold")
     for g in run.gates:
-        verdict = _gate_status(g)
+        verdict = status(g)
         if not plain:
             colour = {"passed": "green", "failed": "red"}.get(verdict, "yellow")
             verdict = f"[{colour}]{verdict}[/]"
         table.add_row(g.name, verdict, g.explanation)
     return table
-
-
-def _gate_status(verdict: GateVerdict) -> str:
-    try:
-        from distlab.gates import status
-    except ImportError:
-        return "passed" if verdict.passed else "failed"
-    return status(verdict)
 
 
 def print_summary(run: RunResult, console: Console) -> None:

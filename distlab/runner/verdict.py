@@ -11,21 +11,16 @@ from __future__ import annotations
 from distlab import events
 from distlab.config.schema import GateSpec
 from distlab.errors import ExitCode
+from distlab.gates import evaluate
 from distlab.results import GateVerdict, RunResult
 from distlab.runner.layer import LayerRun
 
 
 def evaluate_gates(
     gates: list[GateSpec], run: RunResult, baseline: RunResult | None
-) -> tuple[list[GateVerdict], str]:
-    """Verdicts of ``gates`` over ``run``; a note when the gates cannot be evaluated."""
-    if not gates:
-        return [], ""
-    try:
-        from distlab.gates import evaluate
-    except ImportError:
-        return [], "gates not evaluated: distlab.gates is not available"
-    return list(evaluate(gates, run, baseline)), ""
+) -> list[GateVerdict]:
+    """Verdicts of ``gates`` over ``run``, in config order."""
+    return evaluate(gates, run, baseline)
 
 
 def decide(run: RunResult, layer_runs: list[LayerRun], stopped: bool) -> tuple[int, str, str]:
