@@ -2,6 +2,13 @@
 
     python echo_node.py --id n1 --port P --peer-port Q --peers "n1=127.0.0.1:Q,n2=127.0.0.1:X"
         [--data-dir D] [--spawn-child] [--ignore-term] [--exit-code N]
+        [--hello-url URL] [--dial-at-start] [--tag TEXT] [--term-file PATH]
+
+``--hello-url URL``: a dialler introduces itself as ``X-Peer-URL: URL`` (its
+advertised address, as many real peer protocols do) instead of ``HELLO <id>``.
+``--dial-at-start``: the client port opens only once every peer answered.
+``--tag TEXT``: the client command ``TAG`` answers TEXT (placeholders' values).
+``--term-file PATH``: on SIGTERM, write "clean" there and exit 0.
 
 Peer port: a dialler sends ``HELLO <its id>`` (ingress proxies identify it
 by that line) and gets ``ECHO <this id> <its id>``; further lines are echoed
@@ -46,6 +53,8 @@ class EchoNode:
         self.heard: set[str] = set()
         self.starts = 0
         self.child: subprocess.Popen[bytes] | None = None
+        self.hello = f"X-Peer-URL: {args.hello_url}" if args.hello_url else f"HELLO {self.id}"
+        self.tag = args.tag
         if args.data_dir:
             os.makedirs(args.data_dir, exist_ok=True)
             path = os.path.join(args.data_dir, "starts")
@@ -64,7 +73,7 @@ class EchoNode:
                 # One-way traffic: shows which *direction* of a link carries bytes.
                 self.heard.add(hello[1])
                 return
-            caller = hello[1] if len(hello) == 2 and hello[0] == "HELLO" else "?"
+            caller = hello[1] if len(hello) == 2 and hello[0] in ("HELLO", "X-Peer-URL:") else "?"
             writer.write(f"ECHO {self.id} {caller}\n".encode())
             await writer.drain()
             while line := await reader.readline():
@@ -85,7 +94,7 @@ class EchoNode:
         except (OSError, TimeoutError) as e:
             return f"FAIL {peer} connect {type(e).__name__}"
         try:
-            writer.write(f"HELLO {self.id}\n".encode())
+            writer.write(f"{self.hello}\n".encode())
             await writer.drain()
             reply = await asyncio.wait_for(reader.readline(), timeout)
             return (
@@ -118,7 +127,7 @@ class EchoNode:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(*self.peers[peer]), timeout
                 )
-                writer.write(f"HELLO {self.id}\n".encode())
+                writer.write(f"{self.hello}\n".encode())
                 await writer.drain()
                 await asyncio.wait_for(reader.readline(), timeout)
                 self.kept[peer] = (reader, writer)
@@ -176,6 +185,8 @@ class EchoNode:
             os._exit(int(words[1]))
         if verb == "STARTS":
             return str(self.starts)
+        if verb == "TAG":
+            return self.tag
         if verb == "CHILD":
             return str(self.child.pid if self.child else 0)
         return f"ERR unknown command {verb}"
@@ -184,11 +195,24 @@ class EchoNode:
 async def serve(args: argparse.Namespace) -> None:
     node = EchoNode(args)
     peer_server = await asyncio.start_server(node.on_peer, "127.0.0.1", args.peer_port)
+    if args.term_file:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, clean_exit, args.term_file)
+    while args.dial_at_start:  # like a member that joins only once its peers answer
+        replies = await asyncio.gather(*(node.dial(p, 0.5) for p in sorted(node.peers)))
+        if all(r.startswith("OK") for r in replies):
+            break
+        await asyncio.sleep(0.05)
     # The client port opens last: a TCP health probe that connects means the node is ready.
     client_server = await asyncio.start_server(node.on_client, "127.0.0.1", args.port)
     print(f"echo node {args.id} listening on {args.port} (peers on {args.peer_port})", flush=True)
     async with peer_server, client_server:
         await asyncio.Event().wait()
+
+
+def clean_exit(path: str) -> None:
+    with open(path, "w") as f:
+        f.write("clean\n")
+    os._exit(0)
 
 
 def main() -> int:
@@ -202,6 +226,10 @@ def main() -> int:
     parser.add_argument("--spawn-child", action="store_true")
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--exit-code", type=int, default=None, help="print a line and exit at once")
+    parser.add_argument("--hello-url", default="")
+    parser.add_argument("--dial-at-start", action="store_true")
+    parser.add_argument("--tag", default="")
+    parser.add_argument("--term-file", default="")
     args = parser.parse_args()
     if args.exit_code is not None:
         print(f"echo node {args.id}: told to exit with {args.exit_code}", flush=True)
