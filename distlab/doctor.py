@@ -101,6 +101,7 @@ def check_node_command(config: Config) -> Check:
 def check_postgres(config: Config) -> Check:
     dsn = os.environ.get(PG_DSN_ENV) or config.postgres.dsn
     from distlab import pg  # psycopg: only when this check runs
+
     if dsn:
         problem = pg.probe(dsn)
         if problem:

@@ -227,6 +227,7 @@ def _undo_hypothesis_ci_derandomize() -> None:
     if not any(os.environ.get(v) for v in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE")):
         return
     from hypothesis import settings
+
     if getattr(settings, "_current_profile", None) != "ci":
         return  # the user chose a profile: theirs wins
     settings.register_profile(
