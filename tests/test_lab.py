@@ -50,6 +50,11 @@ def test_keys_fault_through_the_nemesis_and_the_saved_session_replays(tmp_path: 
         session.bring_up()
         assert session.cluster is not None and session.nemesis is not None
         cluster, nemesis = session.cluster, session.nemesis
+        # The menu offers only shapes this 3-node cluster can take; others are refused as they are.
+        assert "majorities_ring" not in keys.shapes() and "isolate" in keys.shapes()
+        assert keys.partition("majorities_ring") == (
+            "partition majorities_ring: partition shape 'majorities_ring' needs at least 4 nodes, got 3"
+        )
         isolated = keys.partition("isolate")
         assert isolated is not None and isolated.startswith("partition isolate on n"), isolated
         time.sleep(0.6)

@@ -9,12 +9,14 @@ markers are the nemesis's own, and what the keys did is a schedule.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from distlab.errors import DistlabError, UsageError
 from distlab.nemesis import Applied, Fault, Nemesis, make_fault
 from distlab.nemesis.faults import SHAPES
+from distlab.net import shapes
 
 # A key's fault lasts until a key ends it; this only satisfies make_fault (lasting > 0).
 OPEN_ENDED_S = 1.0
@@ -42,6 +44,8 @@ class LabKeys:
         self._nemesis = nemesis
         self._members = members
         self._has_network = has_network
+        # One key at a time: two quick presses must not both see "n2 is up" and kill it twice.
+        self._one_at_a_time = threading.Lock()
 
     # -- LabControls ------------------------------------------------------------------
 
@@ -81,11 +85,19 @@ class LabKeys:
         return self._guard("restart", act)
 
     def shapes(self) -> list[str]:
-        return list(SHAPES)
+        """The shapes this cluster can be cut into (all of them until it is up)."""
+        nemesis = self._nemesis()
+        if nemesis is None:
+            return list(SHAPES)
+        return [s for s in SHAPES if _shape_problem(s, nemesis.lab.nodes) is None]
 
     def partition(self, shape: str) -> str | None:
         def act(nemesis: Nemesis) -> str:
             self._need_network()
+            # Refused before the partition in force is healed, so a bad choice changes nothing.
+            problem = _shape_problem(shape, nemesis.lab.nodes)
+            if problem is not None:
+                return f"partition {shape}: {problem}"
             self._end(nemesis, [a for a in nemesis.in_force() if a.fault.kind == "partition"])
             # isolate cuts off one node drawn from the seed; the other shapes span all nodes.
             target = "one" if shape == "isolate" else "all"
@@ -119,10 +131,11 @@ class LabKeys:
         nemesis = self._nemesis()
         if nemesis is None:
             return "the lab is still starting (or failed: see the log)"
-        try:
-            return act(nemesis)
-        except DistlabError as e:
-            return f"{what}: {e.message}"
+        with self._one_at_a_time:
+            try:
+                return act(nemesis)
+            except DistlabError as e:
+                return f"{what}: {e.message}"
 
     def _need_network(self) -> None:
         if not self._has_network():
@@ -147,3 +160,16 @@ class LabKeys:
     def _end(nemesis: Nemesis, faults: list[Applied]) -> None:
         for applied in reversed(faults):
             nemesis.end_now(applied.id)
+
+
+def _shape_problem(shape: str, nodes: Sequence[str]) -> str | None:
+    """Why ``shape`` cannot cut ``nodes`` (too few of them, unknown shape), or None."""
+    if shape not in SHAPES:
+        return f"unknown shape; allowed: {', '.join(SHAPES)}"
+    if shape == "isolate":
+        return None if len(nodes) >= 2 else "needs at least 2 nodes"
+    try:
+        shapes.shape(shape, nodes)
+    except UsageError as e:
+        return e.message
+    return None
