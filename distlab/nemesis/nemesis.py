@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import random
 import threading
 import time
 from collections.abc import Iterable
@@ -176,12 +177,7 @@ class Nemesis:
             self._end_all(started)
 
     def _begin(self, fid: str, fault: Fault) -> Applied:
-        # Keyed on the fault itself, not its position: a shrunk schedule that drops
-        # other faults still sends this one to the same nodes. Not on its duration:
-        # a lab fault's end is unknown when it starts, and a shortened one should
-        # still hit the same nodes.
-        key = {k: v for k, v in fault.to_dict().items() if k != "duration_s"}
-        rng = seeded_rng(self.seed, f"nemesis.fault:{json.dumps(key, sort_keys=True)}")
+        rng = fault_rng(self.seed, fault)
         try:
             if fault.kind.startswith("db_"):
                 nodes = ["db"]
@@ -246,6 +242,16 @@ class Nemesis:
         if self.errors:
             more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
             raise LabError(self.errors[0] + more)
+
+
+def fault_rng(seed: int, fault: Fault) -> random.Random:
+    """The generator a fault's random choices (targets, shuffles, link shares) come from."""
+    # Keyed on the fault itself, not its position: a shrunk schedule that drops
+    # other faults still sends this one to the same nodes. Not on its duration:
+    # a lab fault's end is unknown when it starts, and a replayed or shortened
+    # one must still hit the same nodes.
+    key = {k: v for k, v in fault.to_dict().items() if k != "duration_s"}
+    return seeded_rng(seed, f"nemesis.fault:{json.dumps(key, sort_keys=True)}")
 
 
 def preflight(lab: Lab, schedule: Schedule) -> None:
