@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from textual.widgets import Input, TabbedContent
+from tui_helpers import DATA, pilot_test, replay_app, select_test, settle
 
 from distlab.events import NodeRole, TestEnd
 from distlab.tui.app import DistlabApp, _failing_line
@@ -26,7 +27,6 @@ from distlab.tui.components.node_table import NodeTable
 from distlab.tui.components.partition_menu import PartitionMenu
 from distlab.tui.components.suites_tree import SuitesTree
 from distlab.tui.components.test_detail import TestDetail, render_test
-from distlab.tui.testing import DATA, pilot_test, replay_app, select_test, settle
 
 SIZE = (80, 24)
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from distlab.tui.testing import DATA, pilot_test
+from tui_helpers import DATA, pilot_test
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTLAB = [sys.executable, "-m", "distlab.cli.main"]

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from distlab.tui.testing import replay_app, select_test, settle
+from tui_helpers import replay_app, select_test, settle
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 

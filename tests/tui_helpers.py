@@ -1,4 +1,8 @@
-"""Helpers for driving the dashboard in tests and benchmarks (Textual's Pilot)."""
+"""Helpers for driving the dashboard in tests (Textual's Pilot).
+
+They live beside the tests, not in the installed package: they read the
+recorded streams in tests/data.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from textual.widgets import DataTable
 from distlab.tui.app import DistlabApp
 from distlab.tui.backend import ReplayBackend
 
-DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def replay_app(name: str, **options: Any) -> DistlabApp:
