@@ -32,6 +32,8 @@ const http = require("node:http");
 const path = require("node:path");
 
 const PEER_TIMEOUT_MS = 500;
+// After a failed forward, a follower refuses (without forwarding) for this long.
+const BACKOFF_MS = 300;
 
 function parseArgs(argv) {
   const args = { peers: "", dataDir: "", naive: false };
@@ -143,6 +145,7 @@ class Node {
     this.stamps = new Map(); // naive mode: key -> [timestamp, node id] of the value held
     this.queue = Promise.resolve(); // the leader's ops, one at a time
     this.clock = 0;
+    this.leaderDownUntil = 0; // followers: when to try forwarding to the leader again
   }
 
   // --- client requests -------------------------------------------------
@@ -150,10 +153,17 @@ class Node {
   async clientOp(op) {
     if (this.naive) return this.naiveOp(op);
     if (this.id === this.leader) return this.serialized(op);
+    if (Date.now() < this.leaderDownUntil) {
+      // Not sent at all, so it certainly did not happen: the client may call it a failure.
+      return [503, { error: `leader ${this.leader} unreachable moments ago`, definite: true }];
+    }
     try {
       const reply = await post(`${this.peers[this.leader]}/op`, op, 2 * PEER_TIMEOUT_MS);
       return [reply.status, reply.body];
     } catch (e) {
+      // Stop forwarding for a moment: each request sent into a dead link is one
+      // more op of unknown outcome, and those are what make histories slow to check.
+      this.leaderDownUntil = Date.now() + BACKOFF_MS;
       // The leader may have applied it before the link broke: we cannot tell.
       return [503, { error: `leader ${this.leader} unreachable: ${e.cause?.code || e.name}`, definite: false }];
     }
