@@ -266,18 +266,6 @@ def stop_group(proc: subprocess.Popen[bytes], grace_s: float) -> int:
     return code
 
 
-def group_members(pgid: int) -> list[psutil.Process]:
-    """Live (not zombie) processes in process group ``pgid``."""
-    members = []
-    for p in psutil.process_iter(["status"]):
-        try:
-            if os.getpgid(p.pid) == pgid and p.info["status"] != psutil.STATUS_ZOMBIE:
-                members.append(p)
-        except (ProcessLookupError, PermissionError, psutil.Error):
-            continue
-    return members
-
-
 def leaked(pgids: Iterable[int] | None = None) -> list[str]:
     """Processes still alive in groups this process spawned: one line each.
 
