@@ -104,7 +104,8 @@ def test_cli_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureFixture
     # the drawing is well-formed SVG: three bars in three lanes, inside the picture
     import xml.etree.ElementTree as ET
 
-    svg = ET.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])
+    start = page.index("<svg class='window'")
+    svg = ET.fromstring(page[start : page.index("</svg>", start) + 6])
     ns = "{http://www.w3.org/2000/svg}"
     rects = svg.findall(f".//{ns}rect")
     width = float(svg.get("width", 0))
@@ -113,6 +114,35 @@ def test_cli_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureFixture
         0 <= float(r.get("x", -1)) <= float(r.get("x", 0)) + float(r.get("width", 0)) <= width
         for r in rects
     )
+
+
+def test_timeline_zooms_on_the_violation_with_an_axis_and_an_overview(tmp_path: Path) -> None:
+    import random
+
+    from distlab.checkers import timeline
+    from distlab.workload.simulate import mutate_read, simulate
+
+    rng = random.Random(0)  # a 1000-op history whose violation is early (about op 125)
+    recs = simulate(rng, ops=1000, clients=8, timeout_rate=0.02)
+    mutate_read(rng, recs)
+    from distlab.checkers import from_records
+
+    result = check_linearizable(from_records(recs, model=Register()), Register())
+    cx = result.invalid[0].counterexample
+    assert cx is not None and cx.blocked is not None
+    page = timeline.render(result, "h")
+    assert "<svg class='overview'" in page and "<svg class='window'" in page
+    window = page[page.index("<svg class='window'") :]
+    bars = window.count("<g class='op")
+    # zoomed: the blocked op and its neighbourhood, not the whole prefix
+    assert 1 < bars < len(cx.ops) / 4, (bars, len(cx.ops))
+    assert "class='op blocked'" in window and ">cut<" in window
+    assert window.count("text-anchor='middle' fill='#555'") >= 3  # axis ticks
+    w0, w1 = cx.window()
+    assert w1 == cx.cut and cx.blocked.call >= w0
+    # an op still open at the cut is labelled as such, not as an info op
+    running = [op for op in cx.ops if op.type == "running"]
+    assert running and "(running at the cut)" in cx.describe(running[0])
 
 
 def test_cli_several_files_one_line_each_worst_exit(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.checkers.history import Op
@@ -11,6 +11,7 @@ from distlab.checkers.models import ILLEGAL, Model
 from distlab.checkers.values import show
 
 TAIL = 4  # linearized ops shown before the point where the search got stuck
+RUNNING = "running"  # the type of an op that had not completed when the prefix ends
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Counterexample:
     cut: int | float  # the prefix ends at this completion time
     longest: list[Op]  # the longest linearization the search found, in order
     blocked: Op | None  # the op that had to take effect next and could not
+    history: list[Op] = field(default_factory=list)  # the key's whole history, for context
 
     def final_state(self) -> Any:
         """The model state after the longest linearization."""
@@ -42,6 +44,26 @@ class Counterexample:
         rest = [op for op in self.ops if op.index not in placed]
         return sorted({op.index: op for op in [*tail, *rest]}.values(), key=lambda o: o.call)
 
+    def window(self) -> tuple[int | float, int | float]:
+        """The span worth zooming into: from the earliest of the last linearized
+        ops, the blocked op and the completed ops concurrent with it, to the cut.
+        (An op with no completion is concurrent with everything after its
+        invoke, so it does not widen the window; it is drawn where it shows.)"""
+        focus = [op for op in self.longest[-TAIL:] if op.ret is not None]
+        if self.blocked is not None:
+            b = self.blocked
+            end = self.cut if b.ret is None else b.ret
+            focus.append(b)
+            focus += [
+                op
+                for op in self.ops
+                if op.ret is not None and op.call <= end and op.ret >= b.call
+            ]
+        if not focus:
+            focus = self.ops
+        start = min((op.call for op in focus), default=self.cut)
+        return start, self.cut
+
     def unit(self) -> tuple[str, float]:
         """A time unit that suits the prefix's span: (name, nanoseconds in it)."""
         t0 = self.ops[0].call if self.ops else 0
@@ -59,7 +81,7 @@ class Counterexample:
         end = "..." if op.ret is None else f"{(op.ret - t0) / size:.3f}".rstrip("0").rstrip(".")
         lines = f"line {op.line}" + (f"-{op.end_line}" if op.end_line else "")
         what = self.model.describe(op.f, op.value, op.output)
-        kind = "" if op.type == "ok" else f" ({op.type})"
+        kind = {"ok": "", RUNNING: " (running at the cut)"}.get(op.type, f" ({op.type})")
         return f"p{op.process} {what}{kind}  [{start}, {end}] {name}  {lines}"
 
     def text(self) -> str:

@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import Any
 
-from distlab.checkers.counterexample import Counterexample
+from distlab.checkers.counterexample import RUNNING, Counterexample
 from distlab.checkers.history import History, Op
 from distlab.checkers.models import UNKNOWN, Model
 from distlab.checkers.values import thaw
@@ -408,7 +408,9 @@ def prefix(ops: Sequence[Op], cut: int | float, model: Model) -> list[Op]:
                     op.key,
                     op.value,
                     UNKNOWN,
-                    "info",
+                    # not "info": its outcome is known later, it had just not
+                    # completed when this prefix ends
+                    RUNNING if op.ret is not None else op.type,
                     op.call,
                     None,
                     op.line,
@@ -462,7 +464,9 @@ def find_counterexample(
     if hi not in found:
         invalid_at(hi)
     if hi not in found:  # out of budget on the last pass: show the cut only
-        return Counterexample(key, model, prefix(ops, cuts[hi], model), cuts[hi], [], None)
+        return Counterexample(
+            key, model, prefix(ops, cuts[hi], model), cuts[hi], [], None, list(ops)
+        )
     cut_ops, res = found[hi]
     return Counterexample(
         key,
@@ -471,4 +475,5 @@ def find_counterexample(
         cuts[hi],
         [cut_ops[i] for i in res.longest],
         None if res.blocked is None else cut_ops[res.blocked],
+        list(ops),
     )
