@@ -55,9 +55,7 @@ class Counterexample:
             end = self.cut if b.ret is None else b.ret
             focus.append(b)
             focus += [
-                op
-                for op in self.ops
-                if op.ret is not None and op.call <= end and op.ret >= b.call
+                op for op in self.ops if op.ret is not None and op.call <= end and op.ret >= b.call
             ]
         if not focus:
             focus = self.ops
