@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from distlab.config.schema import Config
-from distlab.env import CONFIG_ENV
+from distlab.env import CONFIG_ENV, RUN_DIR_ENV, SEED_ENV
 from distlab.errors import ConfigError
 from distlab.fixtures.config import run_config
 
@@ -75,8 +75,8 @@ def test_every_fixture_fails_the_same_one_line_way(tmp_path: Path) -> None:
     (tmp_path / "test_uses_config.py").write_text(TESTS)
     missing = tmp_path / "missing.toml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISTLAB_")}
-    env.update({CONFIG_ENV: str(missing), "DISTLAB_SEED": "5"})
-    env.update({"DISTLAB_RUN_DIR": str(tmp_path / "run"), "COLUMNS": "400"})
+    env.update({CONFIG_ENV: str(missing), SEED_ENV: "5"})
+    env.update({RUN_DIR_ENV: str(tmp_path / "run"), "COLUMNS": "400"})
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfE", "-q", str(tmp_path)],
         env=env,
