@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distlab.config import Config
+from distlab.config.loader import node_ids
 from distlab.env import PG_DSN_ENV
 
 PACKAGES = (
@@ -75,6 +76,8 @@ def check_packages() -> list[Check]:
 
 
 def check_node_command(config: Config) -> Check:
+    if config.cluster.groups:
+        return _check_groups(config)
     command = config.cluster.command
     if not command:
         return Check(
@@ -96,6 +99,24 @@ def check_node_command(config: Config) -> Check:
             "fix [cluster] command in config.toml or install the program",
         )
     return Check("node command", True, found)
+
+
+def _check_groups(config: Config) -> Check:
+    """Each group's command and the programs it ``requires``, all on PATH."""
+    missing: list[str] = []
+    for name, group in config.cluster.groups.items():
+        first = shlex.split(group.command.replace("{python}", shlex.quote(sys.executable)))[0]
+        for program in ([] if "{" in first else [first]) + group.requires:
+            if not (shutil.which(program) or os.access(program, os.X_OK)):
+                missing.append(f"{program} ([cluster.groups.{name}])")
+    if missing:
+        return Check(
+            "node command",
+            False,
+            "not on PATH: " + ", ".join(missing),
+            "install the programs (a Debian package, e.g. apt-get install -y ...) or fix the command",
+        )
+    return Check("node command", True, f"{len(config.cluster.groups)} groups, programs found")
 
 
 def check_postgres(config: Config) -> Check:
@@ -126,7 +147,8 @@ def check_postgres(config: Config) -> Check:
 
 
 def check_ports(config: Config) -> Check:
-    wanted = config.cluster.nodes * (config.cluster.nodes + 2) + 2
+    nodes = len(node_ids(config.cluster))
+    wanted = nodes * (nodes + 2) + 2
     sockets = []
     try:
         for _ in range(wanted):
@@ -215,7 +237,7 @@ def run_checks(config: Config | None, config_error: str | None) -> list[Check]:
         Check(
             "config",
             True,
-            f"{config.path}: {config.cluster.nodes} nodes, {len(config.suites)} layers, {len(config.gates)} gates",
+            f"{config.path}: {len(node_ids(config.cluster))} nodes, {len(config.suites)} layers, {len(config.gates)} gates",
         )
     )
     more: list[Callable[[], Check]] = [

@@ -8,6 +8,8 @@ A plain ``pytest`` run outside the runner gets one of its own.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -25,6 +27,31 @@ def create_run_dir(root: str | os.PathLike[str], seed: int) -> Path:
         path = base / f"{stamp}-{seed}-{n}"
     path.mkdir(parents=True)
     return path
+
+
+# What create_run_dir names a run: <YYYYmmdd>-<HHMMSS>-<seed>[-<n>].
+RUN_NAME = re.compile(r"\d{8}-\d{6}-\d+(?:-\d+)?")
+
+
+def prune_runs(root: str | os.PathLike[str], keep: int, current: Path | None = None) -> list[Path]:
+    """Remove all but the newest ``keep`` run directories under ``root``; the removed ones.
+
+    Only directories named as ``create_run_dir`` names them are touched, and
+    never ``current``. Runs of a real cluster are large (node data dirs), so
+    without a bound a few runs fill a disk.
+    """
+    base = Path(root)
+    try:
+        runs = sorted(
+            (p for p in base.iterdir() if p.is_dir() and RUN_NAME.fullmatch(p.name)),
+            key=lambda p: (p.stat().st_mtime, p.name),
+        )
+    except OSError:
+        return []
+    old = [p for p in runs[: max(0, len(runs) - keep)] if current is None or p != current]
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
+    return old
 
 
 def current_run_dir() -> Path | None:

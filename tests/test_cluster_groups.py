@@ -155,3 +155,16 @@ def test_teardown_kills_a_node_that_ignores_sigterm_after_the_grace(tmp_path: Pa
     with Cluster(settings, tmp_path) as cluster:
         node = cluster["n1"]
     assert node.signal == "SIGKILL"
+
+
+def test_doctor_names_a_groups_missing_program(tmp_path: Path) -> None:
+    from distlab.config.loader import loads
+    from distlab.doctor import check_node_command
+
+    config = loads(
+        "[cluster.groups.server]\nnodes = 2\n"
+        'command = "sh node.sh {port}"\nrequires = ["no-such-server-xyz"]\n'
+    )
+    check = check_node_command(config)
+    assert not check.ok
+    assert "no-such-server-xyz ([cluster.groups.server])" in check.detail

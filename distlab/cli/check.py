@@ -142,8 +142,13 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     html_dir = Path(args.html_dir) if args.html_dir else None
-    if html_dir is not None and not html_dir.is_dir():
-        raise UsageError(f"--html-dir: {html_dir} is not a directory")
+    if html_dir is not None:
+        if html_dir.exists() and not html_dir.is_dir():
+            raise UsageError(f"--html-dir: {html_dir} exists and is not a directory")
+        try:
+            html_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"--html-dir: cannot create {html_dir}: {e.strerror}") from None
     worst = ExitCode.OK
     files: list[Path] = []
     for raw in args.paths:

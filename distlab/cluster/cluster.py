@@ -14,6 +14,7 @@ import dataclasses
 import os
 import re
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -238,6 +239,12 @@ class Cluster:
             self._closed_port = None
         if errors:
             raise LabError(f"cluster {self.name}: teardown failed: {errors[0]}")
+
+    def remove_data(self) -> None:
+        """Delete every node's data dir (after ``close``; a running node keeps its own)."""
+        for node in self._nodes.values():
+            if node.pid is None:
+                shutil.rmtree(node.data_dir, ignore_errors=True)
 
     def wait_healthy(self, timeout: float | None = None) -> None:
         """Wait until every node that is starting is up (LabError naming the first that is not)."""

@@ -127,6 +127,11 @@ class GroupSettings:
         3.0, help="seconds between SIGTERM and SIGKILL on stop", min=0.0, max=120
     )
     env: dict[str, str] = spec(factory=dict, help="extra environment for this group's members")
+    requires: list[str] = spec(
+        factory=list,
+        help="programs the command needs on PATH (e.g. a wrapper script's server); "
+        "distlab doctor checks them",
+    )
 
 
 @dataclass

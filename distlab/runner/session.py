@@ -17,7 +17,7 @@ from distlab.config.schema import Config
 from distlab.errors import ExitCode, LabError
 from distlab.proc import reap_orphans
 from distlab.results import LayerResult, RunResult
-from distlab.rundir import create_run_dir
+from distlab.rundir import create_run_dir, prune_runs
 from distlab.runner import outputs, plan, verdict
 from distlab.runner.coverage import combine_run
 from distlab.runner.layer import LayerContext, LayerPlan, LayerRun, LayerRunner
@@ -130,6 +130,7 @@ class Run:
                 raise LabError(
                     f"cannot create the run directory under {self.runs_root}: {e.strerror}"
                 ) from None
+            prune_runs(self.runs_root, self.config.project.keep_runs, self.run_dir)
             live = LiveState()
 
             def dispatch(event: events.Event) -> None:
