@@ -90,12 +90,23 @@ class NodeConnection:
 
     def send(self, request: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
         """Send ``request`` (an ``id`` is added) and return a future for its reply."""
-        if self.closed:
+        # The peer may have closed the socket before the read loop noticed:
+        # then the transport is already closing, and uvloop's write raises
+        # RuntimeError ("handler is closed"). Nothing was sent, so the caller
+        # may safely try another node.
+        if self.closed or self._writer.is_closing():
+            if not self.closed:
+                self._fail_all()
             raise ConnectionLost("connection is closed")
         rid = next(self._ids)
+        frame = codec.encode({**request, "tag": rid}, codec.MAX_CLIENT_FRAME)
+        try:
+            self._writer.write(frame)
+        except (RuntimeError, OSError) as exc:
+            self._fail_all()
+            raise ConnectionLost(f"connection is closed: {exc}") from None
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
-        self._writer.write(codec.encode({**request, "tag": rid}, codec.MAX_CLIENT_FRAME))
         return fut
 
     async def _read_loop(self) -> None:
