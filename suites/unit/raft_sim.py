@@ -11,12 +11,20 @@ After every action the invariants of Raft (Figure 3 of the paper) are
 checked and a ``SafetyViolation`` is raised on the first one broken:
 election safety, log matching, leader completeness, state-machine safety,
 plus linearizable ReadIndex reads. Same seed, same run.
+
+Two ways it stays honest about what a real deployment sees: reads are asked
+of *any* node that believes it leads (a deposed leader included), not only
+the one with the highest term; and a hard state that its Ready did not
+require to be synced sits in the page cache, lost if the machine crashes
+before a later sync.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -63,6 +71,8 @@ class Disk:
     hard_state: HardState = field(default_factory=HardState)
     snapshot: Snapshot | None = None
     entries: list[Entry] = field(default_factory=list)
+    #: written but not synced (the page cache): durable at the next sync, lost in a crash
+    unsynced_hard_state: HardState | None = None
 
 
 @dataclass
@@ -98,6 +108,7 @@ class Sim:
         faults: Faults | None = None,
         *,
         split_brain: bool = False,
+        planted: frozenset[str] = frozenset(),
         election_ticks: int = 10,
         pre_vote: bool = True,
         check_quorum: bool = True,
@@ -118,6 +129,7 @@ class Sim:
                 max_entries_per_message=max_entries_per_message,
                 max_inflight=3,
                 split_brain=split_brain,
+                planted=planted,
             )
             for i in self.ids
         }
@@ -149,8 +161,9 @@ class Sim:
         node.applied_index = d.snapshot.index if d.snapshot else 0
 
     def crash(self, i: str) -> None:
-        """Stop ``i`` abruptly: whatever it had not persisted is gone."""
+        """Stop ``i`` abruptly: whatever it had not persisted or synced is gone."""
         self.nodes[i].core = None
+        self.nodes[i].disk.unsynced_hard_state = None
 
     def restart(self, i: str) -> None:
         """Start ``i`` again from its disk."""
@@ -263,14 +276,18 @@ class Sim:
 
     @staticmethod
     def _persist(disk: Disk, rd: Ready) -> None:
+        if rd.hard_state is not None:
+            disk.unsynced_hard_state = rd.hard_state
+        if not rd.must_sync:
+            return  # written, not synced: only a later sync makes it durable
+        if disk.unsynced_hard_state is not None:
+            disk.hard_state, disk.unsynced_hard_state = disk.unsynced_hard_state, None
         if rd.snapshot is not None:
             disk.snapshot = rd.snapshot
             disk.entries = []
         if rd.entries:
             first = rd.entries[0].index
             disk.entries = [e for e in disk.entries if e.index < first] + list(rd.entries)
-        if rd.hard_state is not None:
-            disk.hard_state = rd.hard_state
 
     def _apply(self, node: SimNode, e: Entry) -> None:
         if e.index != node.applied_index + 1:
@@ -303,11 +320,14 @@ class Sim:
     # -- client actions ----------------------------------------------------------
 
     def propose(self) -> None:
-        """Propose a unique command on the leader, if there is one."""
-        n = self.leader()
-        if n is None:
+        """Propose a unique command on a node that believes it leads, if there is one
+        (mostly the newest leader; sometimes a deposed one, whose log then grows with
+        entries that can never commit)."""
+        believers = self.believers()
+        if not believers:
             return
-        assert n.core is not None
+        n = self.leader() if self.rng.random() < 0.7 else self.rng.choice(believers)
+        assert n is not None and n.core is not None
         self.proposals += 1
         try:
             if self.rng.random() < 0.3:
@@ -317,11 +337,17 @@ class Sim:
         except NotLeader:
             pass
 
+    def believers(self) -> list[SimNode]:
+        """Every live node that believes it leads (a deposed leader may still)."""
+        return [n for n in self.live() if n.core is not None and n.core.role is Role.LEADER]
+
     def read(self) -> None:
-        """Ask the leader for a ReadIndex; it must cover everything committed so far."""
-        n = self.leader()
-        if n is None:
+        """Ask a node that believes it leads for a ReadIndex; it must cover everything
+        committed so far -- a client cannot tell a deposed leader from the real one."""
+        believers = self.believers()
+        if not believers:
             return
+        n = self.rng.choice(believers)
         assert n.core is not None
         ctx = b"r%d" % self.rng.getrandbits(48)
         try:
@@ -490,3 +516,31 @@ class Sim:
             msgs, self.in_flight = self.in_flight, []
             for m in msgs:
                 self._step(m)
+
+
+def minimise(
+    build: Callable[[Faults], Sim], faults: Faults, steps: int, budget_s: float
+) -> tuple[Faults, SafetyViolation | None]:
+    """The fewest fault kinds under which ``build(faults).run(steps)`` still breaks a
+    property, found greedily (one kind switched off at a time) within ``budget_s``.
+
+    A schedule is a pure function of its seed, so shrinking the seed only finds
+    unrelated schedules; dropping fault kinds keeps the seed and says which
+    faults the violation needs. Time-capped so that a broken property is
+    reported as that, never as the layer's timeout.
+    """
+    deadline = time.monotonic() + budget_s
+    simpler = {"drop": 0.0, "duplicate": 0.0, "partitions": False, "crashes": False}
+    simpler |= {"compaction": False, "churn": 1.0}
+    best, violation = faults, None
+    for name, plain in simpler.items():
+        if time.monotonic() >= deadline:
+            break
+        if getattr(best, name) == plain:
+            continue
+        trial = dataclasses.replace(best, **{name: plain})
+        try:
+            build(trial).run(steps)
+        except SafetyViolation as v:
+            best, violation = trial, v
+    return best, violation

@@ -10,9 +10,9 @@ example and the run's DISTLAB_SEED replays it exactly.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from raft_sim import Faults, SafetyViolation, Sim
+from raft_sim import Faults, SafetyViolation, Sim, minimise
 
 from distlab.seeds import derive
 
@@ -28,9 +28,16 @@ faults = st.builds(
     churn=st.sampled_from([1.0, 3.0, 10.0]),
 )
 
+#: seconds a failing schedule may spend being minimised before it is reported
+SHRINK_BUDGET_S = 20.0
+
 schedules = settings(
     max_examples=200,
     deadline=None,
+    # No hypothesis shrinking: its own cap is 300 s of 1500-step schedules, past the
+    # unit layer's timeout, and a smaller seed is just another schedule. A failure
+    # is minimised by ``minimise`` instead, within SHRINK_BUDGET_S.
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
     derandomize=True,  # the root seed, not hypothesis, varies schedules between runs
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -49,15 +56,24 @@ schedules = settings(
 def test_random_schedules_keep_raft_safe_and_live(
     root_seed, example, nodes, faults, election_ticks, pre_vote, check_quorum
 ):
-    sim = Sim(
-        nodes,
-        derive(root_seed, f"raft-schedule-{example}"),
-        faults,
-        election_ticks=election_ticks,
-        pre_vote=pre_vote,
-        check_quorum=check_quorum,
-    )
-    sim.run(1500)  # raises SafetyViolation on the first broken invariant
+    def build(f: Faults) -> Sim:
+        return Sim(
+            nodes,
+            derive(root_seed, f"raft-schedule-{example}"),
+            f,
+            election_ticks=election_ticks,
+            pre_vote=pre_vote,
+            check_quorum=check_quorum,
+        )
+
+    sim = build(faults)
+    try:
+        sim.run(1500)  # raises SafetyViolation on the first broken invariant
+    except SafetyViolation as v:
+        smaller, again = minimise(build, faults, 1500, SHRINK_BUDGET_S)
+        raise SafetyViolation(
+            v.prop, f"{v}; still broken with {smaller}: {again}" if again else str(v)
+        ) from None
     sim.settle()  # and once faults stop, a leader commits on every node
 
 
@@ -109,6 +125,25 @@ def test_split_brain_bug_breaks_election_safety(root_seed):
         except SafetyViolation as v:
             caught.append(v.prop)
     assert "election safety" in caught
+
+
+def test_random_schedules_read_at_deposed_leaders_too(root_seed):
+    """Reads go to any node that believes it leads, so a leader that serves reads
+    without a quorum round (planted ``read-no-quorum``) is caught by random schedules
+    alone: about one schedule in five breaks linearizable reads."""
+    caught: list[str] = []
+    for k in range(60):
+        sim = Sim(
+            3 + 2 * (k % 2),
+            derive(root_seed, f"raft-read-quorum-{k}"),
+            Faults(partitions=True, crashes=True, churn=3),
+            planted=frozenset({"read-no-quorum"}),
+        )
+        try:
+            sim.run(1500)
+        except SafetyViolation as v:
+            caught.append(v.prop)
+    assert "linearizable read" in caught
 
 
 def test_the_same_schedules_without_the_bug_are_safe(root_seed):
