@@ -197,6 +197,7 @@ async def test_lab_mode_on_a_real_cluster_partition_heal_kill_and_nothing_left(
 ) -> None:
     from distlab import proc
     from distlab.config.loader import load
+    from distlab.events import ReadStats, read_events
     from distlab.lab.adapter import load_adapter
     from distlab.lab.session import LabSession
     from distlab.nemesis import Schedule
@@ -255,6 +256,12 @@ async def test_lab_mode_on_a_real_cluster_partition_heal_kill_and_nothing_left(
     assert (tmp_path / "test_lab_session.py").is_file()
     assert (tmp_path / "history.jsonl").stat().st_size > 0
     assert os.environ.get("DISTLAB_EVENTS") != f"file:{tmp_path / 'events.jsonl'}"
+    # Every line the session wrote decodes as a typed event, the lab's own kinds included.
+    stats = ReadStats()
+    kinds = {e.kind for e in read_events(tmp_path / "events.jsonl", stats)}
+    assert stats.skipped == 0 and stats.events > 0, stats.first_problem
+    lab_kinds = {"fault.start", "fault.end", "node.role", "node.state", "partition", "log"}
+    assert lab_kinds | {"workload.sample"} <= kinds, kinds
 
 
 def test_distlab_lab_replays_a_saved_schedule_in_the_dashboard(
