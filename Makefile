@@ -28,6 +28,7 @@ typecheck: setup
 test: setup lint typecheck
 	$(PY) -m pytest tests/
 	$(VENV)/bin/distlab --ci
+	$(PY) suites/planted_bugs.py --runs 1 --jobs 2
 	@command -v node >/dev/null || (apt-get update -q && apt-get install -y -q nodejs)
 	$(PY) -m pytest -q examples/js-kv/test_both_modes.py
 
