@@ -32,8 +32,10 @@ EXIT_MEANINGS: dict[ExitCode, str] = {
     "`doctor`: a required check failed)",
     ExitCode.USAGE: "bad usage, a bad config file or a bad input file; one line names it",
     ExitCode.LAB: "the lab itself broke: a node command that cannot start, a port clash",
-    ExitCode.UNKNOWN: "`check`: the checker ran out of its time or memory budget, no verdict",
-    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); everything started was stopped",
+    ExitCode.UNKNOWN: "no verdict: `check` ran out of its time or memory budget; `--ci` is "
+    "INCOMPLETE (a gate of a selected layer could not be evaluated), never a pass",
+    ExitCode.INTERRUPTED: "interrupted or stopped (Ctrl-C, SIGTERM, `s`); everything started "
+    "was stopped, and what finished is in the reports",
 }
 
 HEADER = """\
@@ -147,7 +149,14 @@ def commands() -> list[str]:
 
 
 def exit_codes() -> list[str]:
-    rows = [[str(int(code)), code.name.lower(), EXIT_MEANINGS[code]] for code in ExitCode]
+    rows = [
+        [
+            str(int(code)),
+            " / ".join(n.lower() for n, m in ExitCode.__members__.items() if m is code),
+            EXIT_MEANINGS[code],
+        ]
+        for code in ExitCode
+    ]
     return ["## Exit codes", "", *table(["code", "name", "meaning"], rows), ""]
 
 

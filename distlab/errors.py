@@ -16,7 +16,10 @@ class ExitCode(IntEnum):
     FAILED = 1  # a gate or a required layer failed; `doctor`: a required check failed
     USAGE = 2  # bad usage, bad config, bad input file
     LAB = 3  # the lab itself broke: a node that cannot start, a port clash
-    UNKNOWN = 4  # `distlab check`: the checker ran out of budget
+    # No verdict. `distlab check`: the checker ran out of budget; `distlab --ci`:
+    # a gate of a selected layer could not be evaluated (INCOMPLETE, never a pass).
+    UNKNOWN = 4
+    INCOMPLETE = 4
     INTERRUPTED = 130
 
 

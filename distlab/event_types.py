@@ -239,6 +239,7 @@ class GateResult(Event):
     threshold: str = ""
     passed: bool | None = None
     explanation: str = ""
+    status: str = ""  # distlab.results.GATE_STATES ("" from a v1 producer: see ``passed``)
 
 
 @dataclass(frozen=True, kw_only=True)

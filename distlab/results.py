@@ -17,8 +17,15 @@ OUTCOMES = ("passed", "failed", "error", "skipped", "flaky", "xfailed", "xpassed
 COUNTED_OUTCOMES = ("passed", "failed", "flaky", "skipped", "error")
 # What counts as "went wrong": reruns, the failure list, the exit code.
 FAILING_OUTCOMES = frozenset({"failed", "error"})
-# Layer outcomes. `empty`: collected nothing; `crashed`: pytest died; `timeout`: killed.
-LAYER_OUTCOMES = ("passed", "failed", "error", "timeout", "empty", "crashed", "not-run")
+# Layer outcomes. `empty`: collected nothing; `crashed`: pytest died; `timeout`: killed;
+# `stopped`: the user stopped the run while it ran (its finished tests are kept).
+LAYER_OUTCOMES = ("passed", "failed", "error", "timeout", "empty", "crashed", "stopped", "not-run")
+# Gate states. Only `passed` is a pass. `not-evaluated`: its layer was selected but did
+# not run (or was stopped part-way), so nothing was judged: the release is INCOMPLETE.
+# `not-selected`: its layer was left out on purpose (--layers); `no-baseline`: a
+# baseline-relative gate on a branch with no earlier passing run (this run may become
+# the baseline). Neither of those two stops a pass, and neither is a pass.
+GATE_STATES = ("passed", "failed", "not-evaluated", "not-selected", "no-baseline")
 
 
 @dataclass
@@ -105,6 +112,13 @@ class GateVerdict:
     explanation: str
     abort_on_fail: bool = False
     config_line: int | None = None  # the gate's line in the config file
+    status: str = ""  # GATE_STATES; derived from ``passed`` when not given
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = "passed" if self.passed else "failed"
+        # Only an evaluated, satisfied gate is a pass, whatever the caller said.
+        self.passed = self.status == "passed"
 
 
 @dataclass

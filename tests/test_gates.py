@@ -141,13 +141,32 @@ def test_unknown_metric_fails_and_lists_what_exists() -> None:
     assert status(v) == "failed"
 
 
-def test_gate_on_a_layer_that_did_not_run_is_not_evaluated() -> None:
+def test_gate_on_a_layer_left_out_is_not_selected_and_not_a_pass() -> None:
     r = run(layer("unit", {"passed": 1}))
     v = one(gate("chaos.availability", ">= 0.8"), r)
-    assert v.passed and status(v) == "not-evaluated"
-    assert "layer 'chaos' did not run" in v.explanation
+    assert not v.passed and status(v) == "not-selected"
+    assert v.explanation == "not selected: layer 'chaos' was left out of this run"
     # A name that is no layer at all is a typo, not a layer that was left out.
-    assert not one(gate("chaso.availability", ">= 0.8"), r).passed
+    assert status(one(gate("chaso.availability", ">= 0.8"), r)) == "failed"
+
+
+def test_gate_on_a_selected_layer_that_did_not_run_is_not_evaluated() -> None:
+    chaos = layer("chaos", {}, outcome="not-run", reason="not run: the run was stopped")
+    v = one(gate("chaos.pass_rate", "== 1"), run(layer("unit", {"passed": 1}), chaos))
+    assert not v.passed and status(v) == "not-evaluated"
+    assert v.explanation == (
+        "not evaluated: layer 'chaos' did not run (not run: the run was stopped)"
+    )
+
+
+def test_a_stopped_layer_is_judged_over_what_ran_and_labelled_partial() -> None:
+    unit = layer("unit", {"passed": 60}, outcome="stopped", reason="stopped after 60 test(s)")
+    v = one(gate("unit.pass_rate", "== 1"), run(unit))
+    assert v.observed == 1.0  # 60 of 60 that ran, not 0
+    assert not v.passed and status(v) == "not-evaluated"
+    assert v.explanation.startswith(
+        "not evaluated: partial, the layer was stopped after 60 tests: unit.pass_rate = 1"
+    )
 
 
 def test_baseline_gate_fails_after_a_2x_slowdown() -> None:
@@ -181,10 +200,10 @@ def test_baseline_minus_a_constant() -> None:
     assert not one(g, chaos(0.80), chaos(0.95)).passed
 
 
-def test_no_baseline_yet_is_not_evaluated_and_says_why() -> None:
+def test_no_baseline_yet_is_no_baseline_and_says_why() -> None:
     r = run(layer("unit", {"passed": 1}), branch="feature/x")
     v = one(gate("unit.duration_s", "<= baseline * 1.1"), r, None)
-    assert v.passed and status(v) == "not-evaluated"
+    assert not v.passed and status(v) == "no-baseline"
     assert "no earlier passing run on branch 'feature/x'" in v.explanation
 
 
@@ -221,3 +240,28 @@ def test_a_recorded_metric_shadows_a_builtin_of_the_same_name() -> None:
     r = run(unit)
     assert metrics_of(r)["unit.tests"] == [99.0]
     assert one(gate("unit.tests", "== 99"), r).passed
+
+
+def test_the_release_verdict_is_incomplete_when_a_selected_layer_was_not_judged() -> None:
+    from distlab.runner.verdict import decide
+
+    chaos = layer("chaos", {}, outcome="not-run", reason="not run: no time left", required=False)
+    r = run(layer("unit", {"passed": 3}), chaos)
+    r.gates = evaluate(
+        [gate("unit.pass_rate", "== 1"), gate("chaos.pass_rate", "== 1"), gate("perf.x", "< 1")],
+        r,
+    )
+    assert [status(v) for v in r.gates] == ["passed", "not-evaluated", "failed"]
+    assert decide(r, [], stopped=False)[:2] == (1, "fail")  # a failed gate says most
+    r.gates = r.gates[:2]
+    code, verdict, reason = decide(r, [], stopped=False)
+    assert (code, verdict) == (4, "incomplete")
+    assert reason == (
+        "gate chaos.pass_rate == 1 not evaluated: layer 'chaos' did not run (not run: no time left)"
+    )
+    assert decide(r, [], stopped=True)[:2] == (130, "stopped")
+    # Left out on purpose (--layers unit): listed, and no obstacle to a pass.
+    alone = run(layer("unit", {"passed": 3}))
+    alone.gates = evaluate([gate("unit.pass_rate", "== 1"), gate("chaos.pass_rate", "== 1")], alone)
+    assert [status(v) for v in alone.gates] == ["passed", "not-selected"]
+    assert decide(alone, [], stopped=False)[:2] == (0, "pass")

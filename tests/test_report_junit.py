@@ -149,8 +149,13 @@ def test_gates_suite_has_one_testcase_per_gate_pointing_at_the_config(full_run) 
     assert "needs == 1: FAIL" in unit.find("failure").get("message")
     perf = cases["performance.kv_put_ms{f:put} p(95) < 50"]
     assert perf.find("failure") is not None and "p(95) = 83" in perf.find("failure").text
-    assert cases["distributed.pass_rate == 1"].find("skipped") is not None
-    assert (gates.get("tests"), gates.get("failures"), gates.get("skipped")) == ("3", "2", "1")
+    # Selected but never run: not a pass, and not a skip a JUnit view would show as fine.
+    unjudged = cases["distributed.pass_rate == 1"].find("error")
+    assert unjudged is not None and unjudged.get("type") == "not-evaluated"
+    assert unjudged.get("message") == (
+        "not evaluated: layer 'distributed' did not run (stopped: a gate failed)"
+    )
+    assert (gates.get("tests"), gates.get("failures"), gates.get("errors")) == ("3", "2", "1")
 
 
 def test_broken_and_skipped_layers_show_as_testcases(full_run) -> None:

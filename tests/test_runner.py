@@ -240,10 +240,13 @@ def test_a_background_run_stops_on_request_and_kills_its_tests(tmp_path: Path) -
     finally:
         run.stop()
     result = run.wait(60)
-    assert result is not None and result.exit_code == 130
+    assert result is not None and (result.exit_code, result.verdict) == (130, "stopped")
     assert run.finished and not run.running and run.error is None
     layer = result.layer("unit")
-    assert layer is not None and layer.reason.startswith("stopped while running")
+    assert layer is not None and layer.outcome == "stopped"
+    # The test that finished before the stop is kept, not lost with the layer.
+    assert [(t.name, t.outcome) for t in layer.tests] == [("test_quick", "passed")]
+    assert layer.reason.startswith("stopped after 1 test(s) while running")
     assert run.run_dir is not None and recorded_pids_alive(run.run_dir) == []
 
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from textual.widgets import Input, TabbedContent
 from tui_helpers import DATA, pilot_test, replay_app, select_test, settle
 
-from distlab.events import NodeRole, TestEnd
+from distlab.events import GateResult, NodeRole, RunEnd, TestEnd
 from distlab.tui.app import DistlabApp, _failing_line
 from distlab.tui.backend import ReplayBackend
 from distlab.tui.components.failure_screen import FailureScreen
@@ -217,6 +217,35 @@ async def test_gates_tab_shows_each_gate_and_a_failed_verdict() -> None:
         assert str(table.get_cell("unit.pass_rate", "result")) == "PASS"
         banner = app.query_one(VerdictBanner)
         assert banner.has_class("-fail") and "RELEASE: FAIL" in str(banner.render())
+
+
+@pilot_test
+async def test_a_stopped_run_shows_unjudged_gates_as_not_evaluated_never_pass() -> None:
+    app = replay_app("running")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        now = app.state.now
+        for name, state, why in (
+            ("unit.pass_rate == 1", "not-evaluated", "not evaluated: partial, ..."),
+            ("chaos.pass_rate == 1", "not-evaluated", "not evaluated: layer 'chaos' did not run"),
+            ("perf.p99 < 5", "not-selected", "not selected: layer 'perf' was left out"),
+        ):
+            app.feed.push(
+                GateResult(ts=now, name=name, passed=False, status=state, explanation=why)
+            )
+        app.feed.push(RunEnd(ts=now + 1, verdict="stopped", exit_code=130, reason="stopped"))
+        app.flush_now()
+        await pilot.press("4")
+        await pilot.pause()
+        table = app.query_one(GatesTable)
+        assert [str(table.get_cell(n, "result")) for n in app.state.gates] == [
+            "N/E",
+            "N/E",
+            "unsel",
+        ]
+        banner = app.query_one(VerdictBanner)
+        assert "RELEASE: STOPPED  (2 of 3 gates not evaluated)" in str(banner.render())
+        assert not banner.has_class("-pass")
 
 
 @pilot_test

@@ -36,7 +36,8 @@ writes JUnit XML and a JSON summary.
 
 EPILOG = """\
 exit codes: 0 gates passed, 1 a gate or required layer failed,
-            2 bad usage or config, 3 the lab broke, 130 interrupted
+            2 bad usage or config, 3 the lab broke, 4 incomplete (a gate
+            of a selected layer was not evaluated), 130 interrupted
 examples:
   distlab                       open the dashboard on ./config.toml
   distlab --ci                  run every layer headless, write reports/junit.xml

@@ -1,20 +1,25 @@
 """Judge gates against a run (and its baseline) and explain every verdict.
 
 A verdict always names the metric, the observed value, the threshold and
-pass or fail. Three verdicts are not plain comparisons:
+its state (``distlab.results.GATE_STATES``). Only ``passed`` is a pass:
 
 - an unknown metric fails, and says which metrics exist (and the closest);
-- a gate on a layer that did not run in this run (``--layers unit``, or the
-  run was stopped by an ``abort_on_fail`` gate) is *not evaluated*: it passes
-  and says so;
+- a gate on a layer left out of this run on purpose (``--layers unit``) is
+  *not selected*: listed, not judged, and no obstacle to a pass;
+- a gate on a layer that was selected but did not run (an ``abort_on_fail``
+  gate stopped the run, the user stopped it) is *not evaluated*; one on a
+  layer stopped part-way is judged over the tests that ran, labelled
+  partial, and *not evaluated* too. Either makes the release INCOMPLETE;
 - a baseline-relative gate with no baseline yet (no earlier passing run on
-  the branch, or that run has no such samples) is *not evaluated* likewise.
+  the branch, or that run has no such samples) is *no baseline*: this run
+  may become the baseline, so it does not stop a pass either.
 
-``status(verdict)`` tells the three states apart for reports.
+``status(verdict)`` is the state, for reports.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
 
@@ -22,17 +27,17 @@ from distlab.config.schema import LAYERS, GateSpec
 from distlab.gates.aggregate import observed_value, reference_value
 from distlab.gates.expr import Condition, ConditionError, compare, compute, parse_condition
 from distlab.gates.metrics import MetricRef, Selection, metrics_of, parse_metric, select
-from distlab.results import GateVerdict, RunResult
+from distlab.results import GateVerdict, LayerResult, RunResult
 
 NOT_EVALUATED = "not evaluated: "
+NOT_SELECTED = "not selected: "
+NO_BASELINE = "no baseline: "
 _MAX_LISTED = 12
 
 
 def status(verdict: GateVerdict) -> str:
-    """``passed``, ``failed`` or ``not-evaluated``."""
-    if not verdict.passed:
-        return "failed"
-    return "not-evaluated" if verdict.explanation.startswith(NOT_EVALUATED) else "passed"
+    """The verdict's state, one of ``distlab.results.GATE_STATES``."""
+    return verdict.status
 
 
 def layer_of(gate: GateSpec) -> str:
@@ -61,8 +66,23 @@ def evaluate(
                     known = sorted(metrics_of(run))
                 verdicts.append(_unknown(gate, name, text, ref, run, known))
                 continue
-            verdicts.append(_judge(gate, name, condition, selection, run, baseline))
+            verdict = _judge(gate, name, condition, selection, run, baseline)
+            layer = run.layer(ref.layer)
+            if layer is not None and layer.outcome == "stopped" and verdict.status != "no-baseline":
+                # Judged over the tests that ran before the stop: shown, never a verdict.
+                verdict = dataclasses.replace(
+                    verdict,
+                    status="not-evaluated",
+                    explanation=f"{NOT_EVALUATED}partial, the layer was stopped after "
+                    f"{_ran(layer)}: {verdict.explanation}",
+                )
+            verdicts.append(verdict)
     return verdicts
+
+
+def _ran(layer: LayerResult) -> str:
+    n = len(layer.tests)
+    return f"{n} test{'' if n == 1 else 's'}"
 
 
 def aborting(verdicts: Iterable[GateVerdict]) -> GateVerdict | None:
@@ -85,7 +105,9 @@ def _judge(
         reason = _no_baseline(condition, ref, run, baseline)
         if isinstance(reason, str):
             observed = observed_value(condition, selection.samples, 0.0)
-            return _verdict(gate, name, str(condition), observed, True, NOT_EVALUATED + reason)
+            return _verdict(
+                gate, name, str(condition), observed, False, NO_BASELINE + reason, "no-baseline"
+            )
         reference = reason
     try:
         threshold = compute(condition.threshold, reference)
@@ -126,11 +148,14 @@ def _unknown(
     gate: GateSpec, name: str, text: str, ref: MetricRef, run: RunResult, known: list[str]
 ) -> GateVerdict:
     layer = run.layer(ref.layer)
-    if ref.layer in LAYERS and (layer is None or layer.outcome == "not-run"):
-        why = f"layer {ref.layer!r} did not run" + (
-            f" ({layer.reason})" if layer and layer.reason else ""
-        )
-        return _verdict(gate, name, text, None, True, NOT_EVALUATED + why)
+    if ref.layer in LAYERS and layer is None:
+        why = f"layer {ref.layer!r} was left out of this run"
+        return _verdict(gate, name, text, None, False, NOT_SELECTED + why, "not-selected")
+    if layer is not None and layer.outcome in ("not-run", "stopped"):
+        why = f"layer {ref.layer!r} did not run" + (f" ({layer.reason})" if layer.reason else "")
+        if layer.outcome == "stopped":
+            why = f"layer {ref.layer!r} was stopped after {_ran(layer)} with no {ref.name}"
+        return _verdict(gate, name, text, None, False, NOT_EVALUATED + why, "not-evaluated")
     close = difflib.get_close_matches(ref.name, known, n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     listed = ", ".join(known[:_MAX_LISTED])
@@ -166,7 +191,13 @@ def _over(condition: Condition, samples: Sequence[float]) -> str:
 
 
 def _verdict(
-    gate: GateSpec, name: str, threshold: str, observed: float | None, passed: bool, why: str
+    gate: GateSpec,
+    name: str,
+    threshold: str,
+    observed: float | None,
+    passed: bool,
+    why: str,
+    state: str = "",
 ) -> GateVerdict:
     return GateVerdict(
         name=name,
@@ -177,6 +208,7 @@ def _verdict(
         explanation=why,
         abort_on_fail=gate.abort_on_fail,
         config_line=gate.line or None,
+        status=state,
     )
 
 

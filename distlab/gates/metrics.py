@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from distlab.results import LayerResult, RunResult
 
 # Layer outcomes that mean "this layer did not produce a trustworthy result".
-BROKEN_OUTCOMES = ("error", "timeout", "empty", "crashed")
+BROKEN_OUTCOMES = ("error", "timeout", "empty", "crashed")  # "stopped" is partial, not broken
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z_0-9][A-Za-z0-9_\-]*)*"
 _REF = re.compile(rf"\s*(?P<name>{_NAME})\s*(?:\{{(?P<selector>[^{{}}]*)\}})?\s*")

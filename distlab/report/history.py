@@ -86,7 +86,7 @@ class RunHistory:
             run.exit_code,
             run.run_dir,
             json.dumps([layer.layer for layer in run.layers]),
-            sum(1 for g in run.gates if not g.passed),
+            sum(1 for g in run.gates if g.status == "failed"),
             zlib.compress(summary_bytes(run)),
         )
         with self._connect(create=True) as db:

@@ -223,6 +223,9 @@ class _Writer:
         if state == "failed":
             _text(case, "failure", detail, message=first_line(verdict.explanation), type="gate")
         elif state == "not-evaluated":
+            # Not a pass: nothing was judged for a layer this run was meant to judge.
+            _text(case, "error", detail, message=first_line(verdict.explanation), type=state)
+        elif state in ("not-selected", "no-baseline"):
             self.skipped(case, verdict.explanation)
         else:
             _text(case, "system-out", detail)

@@ -210,7 +210,8 @@ class LayerRunner:
         during = f" while running {running}" if running else ""
         result.tests = self.ctx.live.finished_tests(self.name)
         if exit_.stopped:
-            result.outcome, result.reason = "error", f"stopped{during}"
+            n = len(result.tests)
+            result.outcome, result.reason = "stopped", f"stopped after {n} test(s){during}"
         elif exit_.timed_out:
             result.outcome = "timeout"
             result.reason = (
@@ -226,7 +227,8 @@ class LayerRunner:
         else:
             result.outcome = "crashed"
             result.reason = f"{exit_.describe()}{during}; log: {self.log_path}"
-        if running and result.outcome != "error":
+        # The test a timeout or crash cut short failed; one the user stopped did not.
+        if running and result.outcome not in ("error", "stopped"):
             result.tests.append(
                 TestResult(
                     nodeid=running,

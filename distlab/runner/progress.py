@@ -29,6 +29,15 @@ from distlab.events import (
 )
 from distlab.results import FAILING_OUTCOMES
 
+# How a gate's state reads in a log line: only PASS is a pass.
+GATE_WORDS = {
+    "passed": "PASS",
+    "failed": "FAIL",
+    "not-evaluated": "NOT EVALUATED",
+    "not-selected": "NOT SELECTED",
+    "no-baseline": "NO BASELINE",
+}
+
 # Lines of a failure's traceback shown live; the JUnit and JSON keep all of it.
 LONGREPR_LINES = 25
 
@@ -72,8 +81,10 @@ class ProgressPrinter:
                     self._running.pop(event.layer, None)
                 self._layer_end(event)
             case GateResult():
-                status = "PASS" if event.passed else "FAIL"
-                self.line(f"[gate] {status} {event.name}: {event.explanation}")
+                state = event.status or ("passed" if event.passed else "failed")
+                self.line(
+                    f"[gate] {GATE_WORDS.get(state, state)} {event.name}: {event.explanation}"
+                )
             case Metric(name="coverage.lines_percent" | "coverage.branches_percent"):
                 self._coverage_parts[(event.layer, event.name)] = event.value or 0.0
             case Metric(name="coverage.percent"):

@@ -205,7 +205,7 @@ class Run:
             # run whose reports are missing must not look green to CI.
             result.exit_code, result.verdict = int(ExitCode.LAB), "error"
             result.reason = problems[0]
-        if self.record and not self._stop.is_set():
+        if self.record:  # a stopped run too: `distlab history` lists it as stopped
             note = outputs.record_history(result, self.runs_root)
             if note:
                 self._note(listener, note)
@@ -253,9 +253,15 @@ class Run:
                 finished = _run_group(group, ctx)
             except KeyboardInterrupt:
                 # Ctrl-C or SIGTERM: the group's processes are already killed;
-                # stop, but still write the reports of what ran.
+                # stop, but still write the reports of what ran, with the tests
+                # each layer finished before the interrupt (the live events).
                 self._stop.set()
-                self._skip(result, group, "interrupted", outcome="error")
+                for p in group:
+                    layer = result.layer(p.name)
+                    if layer is not None:
+                        layer.tests = ctx.live.finished_tests(p.name)
+                        layer.outcome = "stopped"
+                        layer.reason = f"interrupted after {len(layer.tests)} test(s)"
                 continue
             for lr in finished:
                 result.layers[index[lr.result.layer]] = lr.result
@@ -264,7 +270,7 @@ class Run:
         return layer_runs
 
     def _reason_to_skip(self, result: RunResult) -> str:
-        aborted = [g for g in result.gates if not g.passed and g.abort_on_fail]
+        aborted = [g for g in result.gates if g.status == "failed" and g.abort_on_fail]
         if aborted:
             return f"not run: gate {aborted[0].name} failed and aborts the run"
         if self.keep_going:

@@ -24,9 +24,16 @@ def evaluate_gates(
 
 
 def decide(run: RunResult, layer_runs: list[LayerRun], stopped: bool) -> tuple[int, str, str]:
-    """(exit code, verdict ``pass``/``fail``/``error``, one-line reason)."""
+    """(exit code, verdict, one-line reason).
+
+    The verdict is ``pass``, ``fail``, ``error`` (the lab or the config broke),
+    ``stopped`` (the user stopped it) or ``incomplete`` (a gate of a selected
+    layer could not be evaluated: not a pass, and not a failure of the system).
+    """
     if stopped:
-        return int(ExitCode.INTERRUPTED), "error", "stopped before the end"
+        pending = sum(1 for g in run.gates if g.status == "not-evaluated")
+        why = f": {pending} gate(s) not evaluated" if pending else ""
+        return int(ExitCode.INTERRUPTED), "stopped", f"stopped before the end{why}"
     for lr in layer_runs:
         if lr.usage_error:
             return int(ExitCode.USAGE), "error", f"{lr.result.layer}: {lr.usage_error}"
@@ -41,13 +48,21 @@ def decide(run: RunResult, layer_runs: list[LayerRun], stopped: bool) -> tuple[i
                 "fail",
                 f"required layer {layer.layer} {layer.outcome}{why}",
             )
-    failed = [g for g in run.gates if not g.passed]
+    failed = [g for g in run.gates if g.status == "failed"]
     if failed:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return (
             int(ExitCode.FAILED),
             "fail",
             f"gate {failed[0].name} failed: {failed[0].explanation}{more}",
+        )
+    unjudged = [g for g in run.gates if g.status == "not-evaluated"]
+    if unjudged:
+        more = f" (and {len(unjudged) - 1} more)" if len(unjudged) > 1 else ""
+        return (
+            int(ExitCode.INCOMPLETE),
+            "incomplete",
+            f"gate {unjudged[0].name} {unjudged[0].explanation}{more}",
         )
     return int(ExitCode.OK), "pass", ""
 
@@ -61,4 +76,5 @@ def gate_event(verdict: GateVerdict) -> events.GateResult:
         threshold=verdict.threshold,
         passed=verdict.passed,
         explanation=verdict.explanation,
+        status=verdict.status,
     )

@@ -157,6 +157,7 @@ class Gate:
     threshold: str
     passed: bool | None
     explanation: str
+    status: str = ""  # distlab.results.GATE_STATES; "" while pending
 
 
 class LabState:
@@ -253,6 +254,7 @@ class LabState:
                     event.threshold,
                     event.passed,
                     event.explanation,
+                    event.status or _v1_gate_state(event),
                 )
                 self.dirty.add("gates")
             case Log():
@@ -484,7 +486,7 @@ class LabState:
         """pass / fail from the gates (and the run's own verdict once it ended)."""
         if self.verdict is not None:
             return self.verdict
-        if any(g.passed is False for g in self.gates.values()):
+        if any(g.status == "failed" for g in self.gates.values()):
             return "fail"
         return None
 
@@ -497,3 +499,10 @@ class LabState:
 
     def active_faults(self) -> list[FaultWindow]:
         return [f for f in self.faults.values() if f.end is None]
+
+
+def _v1_gate_state(event: GateResult) -> str:
+    """A v1 gate event's state: it had only ``passed``, and called "not evaluated" a pass."""
+    if event.explanation.startswith("not evaluated: "):
+        return "not-evaluated"
+    return "failed" if event.passed is False else "passed" if event.passed else ""

@@ -9,6 +9,15 @@ from textual.widgets import DataTable, Static
 
 from distlab.tui.state import LabState
 
+# The result column (6 wide): only PASS is a pass.
+GATE_MARKS = {
+    "passed": Text("PASS", style="bold green"),
+    "failed": Text("FAIL", style="bold red"),
+    "not-evaluated": Text("N/E", style="bold yellow"),
+    "not-selected": Text("unsel", style="dim"),
+    "no-baseline": Text("no bl", style="dim"),
+}
+
 
 class VerdictBanner(Static):
     """The overall release verdict in a box that cannot be missed."""
@@ -20,11 +29,19 @@ class VerdictBanner(Static):
     def refresh_from_state(self) -> None:
         verdict = self.state.overall_verdict()
         gates = list(self.state.gates.values())
-        failed = sum(1 for g in gates if g.passed is False)
+        failed = sum(1 for g in gates if g.status == "failed")
+        passed = sum(1 for g in gates if g.status == "passed")
+        pending = sum(1 for g in gates if g.status == "not-evaluated")
         self.remove_class("-pass", "-fail", "-pending")
         if verdict == "pass":
             self.add_class("-pass")
-            text = Text(f"RELEASE: PASS  ({len(gates)} gates passed)", style="bold")
+            of = "" if passed == len(gates) else f" of {len(gates)}"
+            text = Text(f"RELEASE: PASS  ({passed}{of} gates passed)", style="bold")
+        elif verdict in ("incomplete", "stopped"):
+            # Not a pass and not a failure of the system: nothing was judged there.
+            self.add_class("-pending")
+            why = f"{pending} of {len(gates)} gates not evaluated"
+            text = Text(f"RELEASE: {verdict.upper()}  ({why})", style="bold")
         elif verdict in ("fail", "error"):
             self.add_class("-fail")
             why = (
@@ -71,13 +88,7 @@ class GatesTable(DataTable[Any]):
             self.clear(columns=True)
             self._add_columns()
         for name, gate in self.state.gates.items():
-            mark = (
-                Text("PASS", style="bold green")
-                if gate.passed
-                else Text("FAIL", style="bold red")
-                if gate.passed is False
-                else Text("n/a", style="dim")
-            )
+            mark = GATE_MARKS.get(gate.status, Text("n/a", style="dim"))
             row = (mark, name, _observed(gate), gate.threshold)
             if name in self.rows:
                 for key, value in zip(
