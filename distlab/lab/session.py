@@ -117,6 +117,8 @@ class LabSession:
             seed=self.seed,
             network=self.config.network,
             name="lab",
+            # Node commands run where the runner runs them: beside the config file.
+            cwd=self.settings.config.parent,
         )
         self.cluster = cluster
         cluster.start()
