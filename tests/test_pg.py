@@ -323,3 +323,75 @@ def test_redact_hides_passwords_and_describe_names_the_source() -> None:
         if _available(source):
             found = find_binaries(source)
             assert found.describe().startswith(f"PostgreSQL {found.version} ({source}, ")
+
+
+# Another local account on a shared box: it reaches the server's TCP port but
+# must not get in (issue 14 item 6). It tries the DSN we hand out (which names
+# our password file), no password at all, and reading the password file.
+_INTRUDER_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, psycopg
+    from psycopg.conninfo import make_conninfo
+    dsn, passfile = sys.argv[1], sys.argv[2]
+    out = {}
+    for name, attempt in {
+        "dsn": dsn,
+        "no password": make_conninfo(dsn, passfile="/nonexistent"),
+        "guess": make_conninfo(dsn, passfile="/nonexistent", password="postgres"),
+    }.items():
+        try:
+            psycopg.connect(attempt, connect_timeout=5).close()
+            out[name] = "connected"
+        except psycopg.OperationalError as exc:
+            out[name] = str(exc).strip().splitlines()[-1]
+    try:
+        open(passfile).read()
+        out["passfile"] = "read"
+    except OSError as exc:
+        out["passfile"] = type(exc).__name__
+    print(json.dumps(out))
+    """
+)
+
+
+def test_another_local_account_is_refused(pg_owned: Postgres) -> None:
+    assert pg_owned.base_dir is not None
+    passfile = pg_owned.base_dir / "pgpass"
+    assert "password" not in pg_owned.dsn and str(passfile) in pg_owned.dsn
+    assert passfile.stat().st_mode & 0o777 == 0o600
+    assert not list(pg_owned.base_dir.glob("initdb-password"))
+    # From our own account, without the file, the superuser is refused too:
+    # TCP authentication is the same for every local account.
+    from psycopg.conninfo import make_conninfo
+
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(make_conninfo(pg_owned.dsn, passfile="/nonexistent"), connect_timeout=5)
+    if os.geteuid() != 0:
+        pytest.skip("not root: cannot act as another account (the refusal above still ran)")
+    server_uid = os.stat(pg_owned.base_dir).st_uid
+    intruder = next(
+        a
+        for a in pwd.getpwall()
+        if a.pw_uid not in (0, server_uid) and a.pw_name in ("daemon", "bin", "sys")
+    )
+    python = _python_for(intruder)
+    if python is None:
+        pytest.skip(f"no Python 3.11 interpreter that {intruder.pw_name} may run")
+    site_packages = next(p for p in sys.path if p.endswith("site-packages"))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/nonexistent",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO), site_packages]),
+    }
+    done = _as_user(
+        intruder, [python, "-c", _INTRUDER_SCRIPT, pg_owned.dsn, str(passfile)], env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["passfile"] == "PermissionError"
+    for attempt in ("dsn", "no password", "guess"):
+        assert out[attempt] != "connected", out
+        assert "password" in out[attempt], out
+    # ...while we, with the DSN as handed out, get in.
+    assert probe(pg_owned.dsn) is None

@@ -9,6 +9,13 @@ on a free TCP port (so a fault proxy can sit in front of it), with Unix
 sockets off. The port is kept across restarts so a DSN handed out stays
 valid when the chaos layer crashes and restarts the server.
 
+TCP on a shared box is open to every local account, so the superuser has a
+random password per server (scram-sha-256 for every connection, no trust):
+it lives only in a 0600 password file of the account that started the run,
+and the DSN names that file (``passfile=``) rather than carrying the secret.
+So a DSN may be printed, logged or passed on a command line (visible in
+``ps``) without giving the server away.
+
 PostgreSQL refuses to run as root; when we are root, only its binaries run
 as ``nobody`` (the temp directory we created is chown'ed to it; nothing else
 is touched).
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -44,6 +52,7 @@ from distlab.pg.processes import (
 from distlab.pg.tempdirs import create_base_dir, reap_stale_dirs
 
 SUPERUSER = "postgres"
+PASSFILE = "pgpass"  # in the server's base dir, 0600, owned by the account that runs distlab
 _PORT_ATTEMPTS = 5
 
 # A lab database is throwaway: skip fsync (a killed postmaster still leaves
@@ -51,6 +60,7 @@ _PORT_ATTEMPTS = 5
 # keep synchronous_commit on, so an acknowledged commit survives SIGKILL.
 _LAB_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
+    "password_encryption": "'scram-sha-256'",
     "unix_socket_directories": "''",
     "fsync": "off",
     "full_page_writes": "off",
@@ -70,9 +80,31 @@ class _Resources:
     log: IO[bytes] | None = None
 
 
-def make_dsn(host: str, port: int, dbname: str = "postgres", user: str = SUPERUSER) -> str:
-    """A libpq URI for ``user`` on ``host:port``/``dbname``."""
-    return f"postgresql://{user}@{host}:{port}/{dbname}"
+def make_dsn(
+    host: str,
+    port: int,
+    dbname: str = "postgres",
+    user: str = SUPERUSER,
+    passfile: Path | None = None,
+) -> str:
+    """A libpq URI for ``user`` on ``host:port``/``dbname``; the password, if any, by file."""
+    dsn = f"postgresql://{user}@{host}:{port}/{dbname}"
+    if passfile is not None:
+        from urllib.parse import quote
+
+        dsn += "?passfile=" + quote(str(passfile), safe="/")
+    return dsn
+
+
+def _write_private(path: Path, text: str, owner: tuple[int, int] | None = None) -> None:
+    """Create ``path`` readable by its owner only, never world-readable even for a moment."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if owner is not None:
+            os.fchown(fd, *owner)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 class Postgres:
@@ -171,7 +203,7 @@ class Postgres:
         port = free_port()
         log_dir = Path(run_dir) if run_dir is not None else base
         return cls(
-            dsn=make_dsn("127.0.0.1", port),
+            dsn=make_dsn("127.0.0.1", port, passfile=base / PASSFILE),
             host="127.0.0.1",
             port=port,
             binaries=binaries,
@@ -328,12 +360,21 @@ class Postgres:
 
     def _initdb(self) -> None:
         assert self.binaries is not None and self.data_dir is not None
+        assert self.base_dir is not None
         log = self._open_log()
+        password = secrets.token_urlsafe(24)  # [A-Za-z0-9_-]: nothing to escape in a pgpass line
+        # initdb (run as the server's account) reads the password once; the
+        # clients' copy belongs to us. Both are 0600 from their first byte.
+        pwfile = self.base_dir / "initdb-password"
+        owner = (self.run_as.uid, self.run_as.gid) if self.run_as is not None else None
+        _write_private(pwfile, password + "\n", owner)
+        _write_private(self.base_dir / PASSFILE, f"*:*:*:{SUPERUSER}:{password}\n")
         argv = [
             str(self.binaries.initdb),
             "-D", str(self.data_dir),
             "-U", SUPERUSER,
-            "--auth=trust",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
             "--encoding=UTF8",
             "--locale=C",
             "--no-sync",
@@ -346,6 +387,8 @@ class Postgres:
             proc.kill_group(child)
             child.wait()
             raise LabError(f"initdb did not finish in time; see {self.log_path}") from None
+        finally:
+            pwfile.unlink(missing_ok=True)
         if code != 0:
             raise LabError(
                 f"initdb failed (exit {code}): {last_error_line(self.log_path)}; see {self.log_path}"
@@ -364,6 +407,7 @@ class Postgres:
     def _launch(self, *, first: bool) -> None:
         """Start the postmaster; on a first start, move to a new port if ours was taken."""
         assert self.binaries is not None and self.data_dir is not None
+        assert self.base_dir is not None
         last = ""
         for _attempt in range(_PORT_ATTEMPTS):
             log = self._open_log()
@@ -384,7 +428,7 @@ class Postgres:
             if not (first and port_taken):
                 break
             self.port = free_port()
-            self.dsn = make_dsn(self.host, self.port)
+            self.dsn = make_dsn(self.host, self.port, passfile=self.base_dir / PASSFILE)
             self._write_conf()
         raise LabError(
             f"PostgreSQL did not start on 127.0.0.1:{self.port}: {last}; see {self.log_path}"
