@@ -253,3 +253,22 @@ def test_distlab_lab_refuses_bad_input_in_one_line(
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], run.stderr
     assert "Traceback" not in run.stderr and not runs.exists()
+
+
+def test_distlab_lab_without_an_adapter_says_where_to_name_one(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[project]\nrun_dir = "{runs}"\n[cluster]\ncommand = "true {{port}}"\n')
+    run = subprocess.run(
+        [*DISTLAB, "--config", str(config), "lab"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip() == (
+        f'distlab: error: {config}: [lab] client is not set; name your system\'s adapter ("module:attr") '
+        "there or pass --client"
+    )
+    assert not runs.exists()
