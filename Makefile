@@ -31,6 +31,8 @@ test: setup lint typecheck
 	$(PY) suites/planted_bugs.py --runs 1 --jobs 2
 	@command -v node >/dev/null || (apt-get update -q && apt-get install -y -q nodejs)
 	$(PY) -m pytest -q examples/js-kv/test_both_modes.py
+	@sh examples/redis-sentinel/ensure-redis.sh
+	$(VENV)/bin/distlab --ci --config examples/redis-sentinel/config.toml
 
 # docs/reference.md is generated from the code (tests/test_docs_reference.py checks it).
 docs: setup

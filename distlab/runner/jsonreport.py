@@ -112,6 +112,10 @@ def _test(item: dict[str, Any], layer: str) -> TestResult:
         result.longrepr = longrepr
         result.stdout = str(bad.get("stdout", ""))
         result.stderr = str(bad.get("stderr", ""))
+    elif outcome == "passed":
+        # What a passing test printed is evidence too (a chaos test's lost writes,
+        # by count and id): it goes to the JUnit's system-out.
+        result.stdout = "".join(str(s.get("stdout", "")) for s in stages)
     return result
 
 
