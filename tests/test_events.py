@@ -73,7 +73,9 @@ EXAMPLES: list[events.Event] = [
     events.WorkloadSample(
         ops_per_s=10, ok=8, fail=1, info=1, p50_ms=1, p95_ms=2, p99_ms=3, lag_ms=0.5, workload="w"
     ),
-    events.CheckVerdict(checker="linearizability", verdict="invalid", detail="key x"),
+    events.CheckVerdict(
+        layer="chaos", checker="linearizability", verdict="invalid", detail="key x", nodeid="t::c"
+    ),
     events.GateResult(
         name="g", metric="m", observed=0.5, threshold="> 1", passed=False, explanation="e"
     ),
