@@ -175,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", default=None, help="root seed (default DISTLAB_SEED or random)")
     ap.add_argument("--no-clean", action="store_true", help="skip the runs without a bug")
     ap.add_argument("--long", action="store_true", help="run the selections in --long mode")
+    ap.add_argument(
+        "--selection",
+        default="",
+        help="measure this selection (node ids, space-separated) instead of the table's",
+    )
     args = ap.parse_args(argv)
     try:
         if not 1 <= args.runs <= 100 or not 1 <= args.jobs <= 16:
@@ -189,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"planted_bugs.py: error: {exc}", file=sys.stderr)
         return 2
     rows = [r for r in rows if not wanted or r.bug in wanted]
+    if args.selection.strip():
+        rows = [Row(r.bug, tuple(args.selection.split()), r.unit) for r in rows]
     top = create_run_dir(ROOT / ".distlab" / "planted", root_seed)
     print(f"planted bugs: {len(rows)} bugs x {args.runs} runs, seed {root_seed}, in {top}")
 

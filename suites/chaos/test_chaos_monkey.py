@@ -17,6 +17,8 @@ FAULTS = [
     {"kind": "kill", "target": "leader"},
     {"kind": "partition", "shape": "isolate", "target": "leader"},
     {"kind": "partition", "shape": "halves", "target": "all"},
+    {"kind": "partition", "shape": "bridge", "target": "all"},
+    {"kind": "pause", "target": "leader"},
     {"kind": "latency", "target": "one", "ms": [50, 400], "jitter_ms": 20},
     {"kind": "loss", "target": "one", "probability": 0.3},
 ]
