@@ -233,3 +233,10 @@ def test_list_append_agrees_with_brute_force(seed: int, n: int, strict: bool) ->
         result.report(),
         [r[2] for r in recs],
     )
+
+
+def test_cli_offers_every_consistency_model() -> None:
+    from distlab.checkers.transactions import CONSISTENCY_MODELS
+    from distlab.cli import check
+
+    assert set(check.CONSISTENCY_MODELS) == set(CONSISTENCY_MODELS)
