@@ -9,7 +9,7 @@ import pytest
 from gate_runs import layer
 from gate_runs import run as gate_run
 
-from distlab.config import load
+from distlab.config import GateSpec, load
 from distlab.errors import LabError, UsageError
 from distlab.gates import ConditionError, evaluate, parse_condition
 from distlab.nemesis import (
@@ -275,6 +275,17 @@ def test_the_shipped_gate_and_criterion_on_1_mean_the_same() -> None:
         run.layers[0].metrics = [Metric("pass_rate", observed)]
         (verdict,) = evaluate([gate], run)
         assert verdict.passed == criterion.judge(observed).passed, observed
+
+
+@pytest.mark.parametrize("condition", ["== 1", "!= 1", "!= 0", ">= 0.8", "< 1", "<= 2 * 0.5"])
+def test_a_gate_and_a_criterion_agree_on_every_comparison(condition: str) -> None:
+    criterion = parse_criterion("availability", condition)
+    gate = GateSpec("chaos.availability", [condition])
+    for observed in (1.0, 0.1 * 10 - 1e-15, 1 + 1e-12, 0.999, 0.8, 0.0):
+        run = gate_run(layer("chaos", {"passed": 1}))
+        run.layers[0].metrics = [Metric("availability", observed)]
+        (verdict,) = evaluate([gate], run)
+        assert verdict.passed == criterion.judge(observed).passed, (condition, observed)
 
 
 def test_a_scenario_table_is_checked_and_scaled_for_ci() -> None:
