@@ -77,7 +77,13 @@ EXAMPLES: list[events.Event] = [
         layer="chaos", checker="linearizability", verdict="invalid", detail="key x", nodeid="t::c"
     ),
     events.GateResult(
-        name="g", metric="m", observed=0.5, threshold="> 1", passed=False, explanation="e"
+        name="g",
+        metric="m",
+        observed=0.5,
+        threshold="> 1",
+        passed=False,
+        explanation="e",
+        status="failed",
     ),
     events.Log(level="error", message="m", source="runner"),
 ]
