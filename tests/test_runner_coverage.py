@@ -192,3 +192,25 @@ def test_the_runner_measures_a_layer_and_its_children_and_gates_the_figure(
     assert "distlab: run coverage 57.1%" in text
     assert (Path(result.run_dir) / "coverage" / "unit" / "html" / "index.html").is_file()
     assert (Path(result.run_dir) / "coverage" / "html" / "index.html").is_file()
+
+
+def test_a_layer_killed_at_its_timeout_records_no_coverage_figure(
+    demo: Path, tmp_path: Path
+) -> None:
+    # Its children saved their data, pytest itself never did: a figure from the
+    # children alone would read as a real, very low coverage.
+    (tmp_path / "check_hang.py").write_text(
+        CHECK.replace("def test_measured_only_where_asked", "def _unused")
+        + "\n\ndef test_hangs():\n    import time\n    time.sleep(120)\n"
+    )
+    args = ["-o", "python_files=check_*.py", "-p", "no:hypothesispytest"]
+    (tmp_path / "config.toml").write_text(
+        '[project]\nrun_dir = "runs"\nreports_dir = "reports"\n'
+        f'[suites.unit]\npaths = ["check_hang.py"]\nargs = {json.dumps(args)}\n'
+        'coverage = ["demo_cov"]\ntimeout_s = 15\n'
+    )
+    result = Run(load(tmp_path / "config.toml"), record_history=False).execute()
+    unit = result.layers[0]
+    assert unit.outcome == "timeout"
+    assert not [m for m in unit.metrics if m.name.startswith("coverage.")]
+    assert "coverage" in unit.reason

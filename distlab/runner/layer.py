@@ -177,8 +177,11 @@ class LayerRunner:
         if self.coverage is None:
             return
         figures = self.coverage.finish()
-        if figures is None:  # pytest died before any process saved its data
-            run.result.reason += ("; " if run.result.reason else "") + "no coverage data"
+        if figures is None or run.result.outcome in ("timeout", "crashed"):
+            # A pytest we killed (or that died) never saved its own data: a figure
+            # from its children alone would read as a real, very low coverage.
+            why = "no coverage data" if figures is None else "coverage not recorded: pytest died"
+            run.result.reason += ("; " if run.result.reason else "") + why
             return
         run.result.metrics += figures.metrics()
         for m in figures.metrics():
