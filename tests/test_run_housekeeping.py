@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from cluster_helpers import ECHO_COMMAND
 
 from distlab.cli.main import main
@@ -83,3 +84,19 @@ def test_node_data_dirs_are_kept_only_for_failed_tests(tmp_path: Path) -> None:
     passed, failed = sorted((run_dir / "clusters").iterdir())
     assert (passed / "n1.log").is_file() and not (passed / "n1").exists()
     assert (failed / "n1").is_dir() and (failed / "n2").is_dir()
+
+
+def test_check_gives_no_verdict_when_no_operation_succeeded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "nothing_ok.jsonl"
+    path.write_text(
+        '{"process": 0, "type": "invoke", "f": "write", "key": "x", "value": 1, "time": 1}\n'
+        '{"process": 0, "type": "fail", "f": "write", "key": "x", "value": 1, "time": 2}\n'
+        '{"process": 1, "type": "invoke", "f": "read", "key": "x", "value": null, "time": 3}\n'
+        '{"process": 1, "type": "info", "f": "read", "key": "x", "value": null, "time": 4}\n'
+    )
+    assert main(["check", "--model", "register", str(path)]) == 4  # ExitCode.UNKNOWN
+    out = capsys.readouterr().out
+    assert "no verdict: no operation succeeded (2 ops, none ok)" in out
+    assert "valid" not in out.replace("no verdict", "")
