@@ -144,7 +144,9 @@ class TxnResult:
         """The summary and up to ``limit`` anomalies of each kind, forbidden first."""
         parts = [self.summary()]
         shown: dict[str, int] = defaultdict(int)
-        for a in sorted(self.anomalies, key=lambda a: (not a.forbidden, a.kind)):
+        for a in sorted(
+            self.anomalies, key=lambda a: (not a.forbidden, a.kind, len(a.edges), len(a.txns))
+        ):
             shown[a.kind] += 1
             if shown[a.kind] <= limit:
                 parts.append(a.text())
@@ -177,11 +179,20 @@ class TxnResult:
 def describe(t: Txn) -> str:
     """``T3 p1 ok [append x 1, r y [1 2]]  line 5-6``."""
     mops = ", ".join(
-        f"{m.f} {show(m.key)} {'?' if m.f == 'r' and t.status != 'ok' else show(m.value)}"
+        f"{m.f} {show(m.key)} {'?' if m.f == 'r' and t.status != 'ok' else _tail(m.value)}"
         for m in t.mops
     )
     lines = f"line {t.op.line}" + (f"-{t.op.end_line}" if t.op.end_line else "")
     return f"{t.name()} p{t.op.process} {t.status} [{mops}]  {lines}"
+
+
+def _tail(value: Any, keep: int = 4) -> str:
+    """A list read by its end, which is what says which version it saw:
+    ``[...37 earlier, 210, 227, 240]``."""
+    if type(value) is tuple and len(value) > keep + 2:
+        last = ", ".join(show(v) for v in value[-keep:])
+        return f"[...{len(value) - keep} earlier, {last}]"
+    return show(value)
 
 
 class _Inference:
@@ -276,7 +287,7 @@ def _list_append(txns: list[Txn], inf: _Inference) -> None:
                 inf.anomaly(
                     "internal",
                     [t],
-                    f"{t.name()} read {show(m.key)} = {show(seen)} after appending "
+                    f"{t.name()} read {show(m.key)} = {_tail(seen)} after appending "
                     f"{show(mine)} itself, which the read does not end with",
                 )
                 external = None
@@ -303,11 +314,11 @@ def _list_key(
     committed: set[int],
     inf: _Inference,
 ) -> None:
-    k = show(key)
+    k = f"key {show(key)}"
     usable = True
     for t, seen, _ in key_reads:
         if len(set(seen)) != len(seen):
-            inf.anomaly("duplicate-elements", [t], f"{t.name()} read {k} = {show(seen)}")
+            inf.anomaly("duplicate-elements", [t], f"{t.name()} read {k} = {_tail(seen)}")
             usable = False
         for v in seen:
             w = writer.get((key, v))
@@ -329,7 +340,7 @@ def _list_key(
             inf.anomaly(
                 "incompatible-order",
                 [t, other],
-                f"{t.name()} read {k} = {show(seen)} but {other.name()} read {show(longest)}; "
+                f"{t.name()} read {k} = {_tail(seen)} but {other.name()} read {_tail(longest)}; "
                 "neither is a prefix of the other",
             )
             usable = False
@@ -367,14 +378,14 @@ def _list_key(
                 w,
                 t,
                 WR,
-                f"{t.name()} read {k} = {show(external)}, ending in {w.name()}'s {show(v)}",
+                f"{t.name()} read {k} = {_tail(external)}, ending in {w.name()}'s {show(v)}",
             )
             later = appends[(w.id, key)]
             if w.id != t.id and later[-1] != v:
                 inf.anomaly(
                     "G1b",
                     [t, w],
-                    f"{t.name()} read {k} = {show(external)}, ending in {show(v)}: an intermediate "
+                    f"{t.name()} read {k} = {_tail(external)}, ending in {show(v)}: an intermediate "
                     f"state of {w.name()}, which appended {show(later[later.index(v) + 1])} after it",
                 )
         n = len(external)
@@ -384,7 +395,7 @@ def _list_key(
                 t,
                 nxt,
                 RW,
-                f"{t.name()} read {k} = {show(external)}; {nxt.name()} appended {show(order[n])}, "
+                f"{t.name()} read {k} = {_tail(external)}; {nxt.name()} appended {show(order[n])}, "
                 "the next version",
             )
         else:
@@ -394,7 +405,7 @@ def _list_key(
                     t,
                     b,
                     RW,
-                    f"{t.name()} read {k} = {show(external)}; {b.name()} appended "
+                    f"{t.name()} read {k} = {_tail(external)}; {b.name()} appended "
                     f"{show(unread[0])}, which no read saw, so after it",
                 )
 
@@ -443,7 +454,7 @@ def _rw_register(txns: list[Txn], inf: _Inference) -> None:
                 first_read.setdefault(m.key, m.value)
                 external_reads.append((t, m.key, m.value))
     for t, key, v in external_reads:
-        k = show(key)
+        k = f"key {show(key)}"
         wrote_key = (t.id, key) in writes
         if v is None:
             # the initial version precedes every committed write of the key

@@ -40,7 +40,7 @@ def render(result: TxnResult, source: str) -> str:
         "<b style='color:#88a'>rt</b> the first completed before the second began.</p>",
     ]
     per_kind: dict[str, int] = {}
-    for a in sorted(result.anomalies, key=lambda a: (not a.forbidden, a.kind)):
+    for a in sorted(result.anomalies, key=lambda a: (not a.forbidden, a.kind, len(a.edges))):
         per_kind[a.kind] = per_kind.get(a.kind, 0) + 1
         if per_kind[a.kind] <= LIMIT:
             parts.append(_section(a))
