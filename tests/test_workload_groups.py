@@ -126,3 +126,21 @@ def test_bad_groups_are_one_line_errors() -> None:
             groups=[ClientGroup("g", 1), ClientGroup("g", 2)],
             max_ops=1,
         )
+
+
+def test_a_history_with_no_successful_operation_has_no_verdict(cluster: Cluster) -> None:
+    # Every client dials a member that is paused: nothing ever succeeds.
+    cluster["n1"].pause()
+    recorder = HistoryRecorder()
+    Workload(
+        lambda process: EchoClient(cluster.client_address("n1")),
+        recorder,
+        mix=OpMix({"read": 1}),
+        clients=2,
+        max_ops=2,
+        timeout_s=0.2,
+    ).run()
+    cluster["n1"].resume()
+    assert recorder.history().ops and not any(op.type == "ok" for op in recorder.history().ops)
+    result = recorder.check("register")
+    assert str(result.verdict) == "unknown"  # never "valid"

@@ -137,7 +137,17 @@ class HistoryRecorder:
         from distlab.checks import announce
 
         m = get_model(model) if isinstance(model, str) else model
-        result = check_linearizable(self.history(m), m, budget_s=budget_s)
+        history = self.history(m)
+        if not any(op.type == "ok" for op in history.ops):
+            # Nothing certainly happened, so nothing contradicts the model; calling
+            # that "valid" would pass a system that never answered (lab, TUI, suites).
+            from distlab.checkers.linearizability import LinearizabilityResult
+            from distlab.checkers.verdict import Verdict
+
+            detail = f"no verdict: no operation succeeded ({len(history.ops)} ops, none ok)"
+            announce("linearizability", str(Verdict.UNKNOWN), detail)
+            return LinearizabilityResult(m.name, Verdict.UNKNOWN, ops=len(history.ops))
+        result = check_linearizable(history, m, budget_s=budget_s)
         announce("linearizability", str(result.verdict), result.summary())
         if result.invalid and self.path is not None:
             from distlab.checkers import timeline
