@@ -34,11 +34,14 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from reference_system.infra import backoff
 from reference_system.processor.work import WorkFailed, process
 from reference_system.queue import claims
 from reference_system.queue.schema import migrate
 
 _DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+#: the first wait after a database error; it doubles up to ``Options.reconnect_cap_s``
+RETRY_BASE_S = 0.05
 
 
 @dataclass
@@ -273,7 +276,7 @@ class Processor:
 
         Returns None if asked to stop while the database is unreachable.
         """
-        delay = 0.05
+        waits = backoff.delays(RETRY_BASE_S, self.opt.reconnect_cap_s)
         while True:
             try:
                 return step()
@@ -283,8 +286,7 @@ class Processor:
                 self._log("db-error", error=" ".join(str(exc).split())[:200])
                 if self.stopping.is_set() and time.monotonic() - self._stop_at > 2.0:
                     return None
-                time.sleep(delay)
-                delay = min(delay * 2, self.opt.reconnect_cap_s)
+                time.sleep(next(waits))
 
     def _heartbeat_loop(self) -> None:
         while not self.stopping.wait(self.opt.heartbeat_s):
