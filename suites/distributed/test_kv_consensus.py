@@ -7,6 +7,7 @@ ReadIndex's quorum round, log repair (5.3), persisting a vote before it is
 sent, and unknown outcomes of forwarded writes -- and asserts what a client is
 promised. None of them looks inside a node: a user's own system can be tested
 the same way. docs/planted-bugs.md names the planted bug each one catches.
+``distlab --long`` repeats the rounds that are timing-dependent.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import time
 
 import pytest
 
+from distlab.nemesis import long_run
+
 pytestmark = pytest.mark.distributed
 
-#: how often the commit-rule test repeats its write-then-depose round
-COMMIT_ROUNDS = 3
+#: how often the commit-rule test repeats its write-then-depose round (``--long``: 30)
+COMMIT_ROUNDS = 30 if long_run() else 3
 #: one-way delay on the old leader's outgoing links: long enough that its commit
 #: broadcast is still in flight when it is cut off, and short enough that the
 #: leader keeps hearing from a quorum within its check-quorum window (150 ms)
