@@ -1,9 +1,9 @@
 """The workload client for js-kv: one Jepsen "process" speaking the node's HTTP API.
 
 distlab's workload opens one ``KVClient`` per logical client and a fresh one
-whenever an op's outcome is unknown. Each client talks to one node (process
-``p`` to node ``p mod N``), so in naive mode different clients see different
-replicas, which is what exposes the missing consistency.
+whenever an op's outcome is unknown. Each client is bound to one node, so in
+naive mode different clients see different replicas, which is what exposes
+the missing consistency.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from distlab.workload import Client, Completion
+from distlab.workload import Client, ClientSlot, Completion
 from distlab.workload.ops import Operation
 
 
@@ -63,10 +63,17 @@ class KVClient(Client):
         self.conn.close()
 
 
-def client_factory(cluster: Any) -> Callable[[int], KVClient]:
-    """``workload(client_factory(cluster), ...)``: process ``p`` talks to node ``p mod N``."""
-    addresses = [cluster.client_address(node) for node in cluster.ids]
-    return lambda process: KVClient(addresses[process % len(addresses)])
+def client_factory(cluster: Any) -> Callable[[int, ClientSlot], KVClient]:
+    """``workload(client_factory(cluster), bind="member", members=cluster.ids)``: each client
+    slot stays on its member for the whole run, the fresh process after an unknown
+    outcome included. Unbound (a scenario's workload), process ``p`` talks to node ``p mod N``."""
+    ids = list(cluster.ids)
+
+    def make(process: int, slot: ClientSlot) -> KVClient:
+        node = slot.member or ids[process % len(ids)]
+        return KVClient(cluster.client_address(node))
+
+    return make
 
 
 class Adapter:

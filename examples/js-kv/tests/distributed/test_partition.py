@@ -24,6 +24,8 @@ def test_register_is_linearizable_while_a_follower_is_cut_off(cluster, nemesis, 
         mix=register_mix(read=2, write=1, cas=1),
         keys=Keys.uniform(3),
         clients=6,
+        bind="member",  # two clients stay on each node, whatever happens to them
+        members=cluster.ids,
         duration_s=8,
         rate=150,
         timeout_s=1.0,
