@@ -214,3 +214,27 @@ def test_a_layer_killed_at_its_timeout_records_no_coverage_figure(
     assert unit.outcome == "timeout"
     assert not [m for m in unit.metrics if m.name.startswith("coverage.")]
     assert "coverage" in unit.reason
+
+
+def test_the_dashboard_layer_table_shows_coverage_per_layer_and_for_the_run() -> None:
+    from rich.console import Console
+
+    from distlab import events
+    from distlab.tui.components.layer_progress import LayerProgress
+    from distlab.tui.state import LabState
+
+    state = LabState()
+    state.apply(events.RunStart(seed=1, layers=("unit", "chaos")))
+    state.apply(events.LayerStart(layer="unit"))
+    state.apply(events.Metric(layer="unit", name="coverage.percent", value=84.26, unit="%"))
+    widget = LayerProgress(state)
+    widget.refresh_from_state()
+    console = Console(width=80, record=True)
+    console.print(widget.content)
+    lines = console.export_text().splitlines()
+    assert "cov 84%" in lines[0] and "cov" not in lines[1]  # chaos has no figure
+    assert "cov" not in lines[2]  # no run total yet
+    state.apply(events.Metric(layer="run", name="coverage.percent", value=80.0, unit="%"))
+    widget.refresh_from_state()
+    console.print(widget.content)
+    assert "cov 80%" in console.export_text().splitlines()[2]
