@@ -68,7 +68,7 @@ class Cluster:
             raise UsageError(
                 "[cluster] command is empty; set it to the command that starts one node"
             )
-        if settings.groups and nodes is not None:
+        if settings.groups and nodes is not None and nodes != settings.nodes:
             raise UsageError("nodes= cannot resize a cluster of groups; set each group's nodes")
         self.settings = dataclasses.replace(settings, nodes=count)
         # Each member's group: [cluster.groups.<name>], or one group "" made of [cluster].

@@ -209,6 +209,15 @@ class _Builder:
             if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
                 raise self.fail(where, f"must be a list of strings, got {_show(value)}")
             return list(value)
+        if origin is dict and get_args(hint)[1] is float:
+            if not isinstance(value, dict) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+                for v in value.values()
+            ):
+                raise self.fail(where, f"must be a table of weights >= 0, got {_show(value)}")
+            if value and not any(v > 0 for v in value.values()):
+                raise self.fail(where, "needs at least one weight > 0")
+            return {str(k): float(v) for k, v in value.items()}
         if origin is dict:
             if not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()

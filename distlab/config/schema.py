@@ -166,6 +166,11 @@ class LabSettings:
         "with this file's directory first on the path): an object with "
         "make_client(process, addresses, seed) and status(addresses); --client overrides it",
     )
+    mix: dict[str, float] = spec(
+        factory=dict,
+        help="the lab workload's op mix, f -> weight, e.g. { read = 2, write = 1 } "
+        "(the client must know each f); empty: reads and writes 2:1",
+    )
 
 
 @dataclass

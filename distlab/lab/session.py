@@ -29,7 +29,7 @@ from distlab.lab.record import LabSettings, played_schedule, save
 from distlab.nemesis import Lab, Nemesis, Schedule
 from distlab.nemesis.nemesis import preflight
 from distlab.seeds import derive
-from distlab.workload import HistoryRecorder, Keys, Workload, register_mix
+from distlab.workload import HistoryRecorder, Keys, OpMix, Workload, register_mix
 
 ROLE_POLL_S = 1.0
 CHECK_EVERY_S = 10.0
@@ -131,9 +131,9 @@ class LabSession:
         self.workload = Workload(
             lambda process: make_client(process, addresses, client_seed),
             self.recorder,
-            # No cas: a cas that finds another value is a "fail" that did nothing
-            # wrong, and would read as an error rate while nothing is broken.
-            mix=register_mix(cas=0),
+            # [lab] mix, else no cas: a cas that finds another value is a "fail" that
+            # did nothing wrong, and would read as an error rate while nothing is broken.
+            mix=OpMix(dict(self.config.lab.mix)) if self.config.lab.mix else register_mix(cas=0),
             keys=Keys.uniform(5),
             clients=self.settings.clients,
             duration_s=self.duration_s,
