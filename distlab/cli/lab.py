@@ -63,8 +63,12 @@ def run(args: argparse.Namespace) -> int:
     from distlab.rundir import create_run_dir
     from distlab.seeds import new_root_seed
     from distlab.tui.lab import LabBackend
-    from distlab.tui.launch import run_dashboard
+    from distlab.tui.launch import need_terminal, run_dashboard
 
+    # Every flag is checked before the app opens: a bad one is a line and exit 2,
+    # never a toast in a session that then "saves" nothing.
+    if args.nodes is not None and not 1 <= args.nodes <= 64:
+        raise UsageError(f"--nodes must be a whole number from 1 to 64, got {args.nodes}")
     for what, value, low in (
         ("--clients", args.clients, 1),
         ("--rate", args.rate, 0.1),
@@ -95,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         seed = schedule.seed
     else:
         seed = new_root_seed()
+    need_terminal("distlab lab")  # the last check before anything is created
     session_dir = create_run_dir(config.project.run_dir, seed)
     for line in proc.reap_orphans(session_dir.parent):
         print(line, flush=True)

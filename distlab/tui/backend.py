@@ -71,9 +71,17 @@ class RunBackend:
 
     controls: LabControls | None = None
 
-    def __init__(self, config: Any, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        config: Any,
+        seed: int | None = None,
+        layers: list[str] | None = None,
+        long: bool = False,
+    ) -> None:
         self.config = config
         self.seed = seed
+        self.layers = layers  # `distlab --layers X`: what `a` runs
+        self.long = long
         self.name = str(getattr(config.project, "name", "") or config.path)
         self._feed: EventFeed | None = None
         self._run: Any = None
@@ -95,7 +103,12 @@ class RunBackend:
         assert self._feed is not None
         try:
             run = Run(
-                self.config, layers=layers, only=only, seed=self.seed, on_event=self._feed.push
+                self.config,
+                layers=layers if layers is not None or only is not None else self.layers,
+                only=only,
+                seed=self.seed,
+                on_event=self._feed.push,
+                long=self.long,
             )
         except DistlabError as e:
             return e.message

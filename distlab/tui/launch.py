@@ -10,12 +10,32 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
 
+from distlab.errors import UsageError
 from distlab.tui.app import DistlabApp
 from distlab.tui.backend import Backend
+
+
+def need_terminal(command: str) -> None:
+    """Refuse to open the dashboard without a terminal (CI, a pipe): Textual would
+    write escape codes into the pipe and wait for keys that never come.
+
+    ``TEXTUAL_DRIVER`` is set by `textual serve`, which runs us on pipes but
+    draws in a browser.
+    """
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        hint = (
+            "use `distlab --ci` to run headless"
+            if command == "distlab"
+            else f"run `{command}` in a terminal"
+        )
+        raise UsageError(f"no terminal for the dashboard (stdin or stdout is not a tty); {hint}")
 
 
 def run_dashboard(backend: Backend, **app_options: Any) -> int:
