@@ -120,7 +120,8 @@ def apply(lab: Lab, fault: Fault, nodes: list[str], rng: random.Random) -> tuple
             rng.shuffle(order)
             p = net.partition_shape(shape, order, mode=mode)
         cut = sorted(p.cut)
-        return (lambda: net.heal(cut)), {"groups": [list(g) for g in p.groups]}
+        reset = bool(param(fault, "reset"))
+        return (lambda: net.heal(cut, reset_gaps=reset)), {"groups": [list(g) for g in p.groups]}
     if kind in ("latency", "loss", "bandwidth"):
         net = lab.need_net(kind)
         flows = _links_of(lab, fault, nodes, rng)
@@ -132,7 +133,10 @@ def apply(lab: Lab, fault: Fault, nodes: list[str], rng: random.Random) -> tuple
             net.loss(flows, param(fault, "probability"))
         else:
             net.bandwidth(flows, param(fault, "kbit_s"))
-        return (lambda: net.heal(flows)), {"links": [f"{a}->{b}" for a, b in flows]}
+        reset = kind == "loss" and bool(param(fault, "reset"))
+        return (lambda: net.heal(flows, reset_gaps=reset)), {
+            "links": [f"{a}->{b}" for a, b in flows]
+        }
     if kind in ("kill", "pause", "restart", "resume"):
         return _node_fault(lab, kind, nodes), {}
     if kind in ("memory", "memory_limit", "cpu", "fds", "disk_full"):

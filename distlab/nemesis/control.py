@@ -91,8 +91,9 @@ class NetControl(Protocol):
 
     def bandwidth(self, links: Iterable[Flow] | None, kbit_s: float) -> None: ...
 
-    def heal(self, links: Iterable[Flow] | None = None) -> None:
-        """Clear the faults on ``links``; None heals everything."""
+    def heal(self, links: Iterable[Flow] | None = None, *, reset_gaps: bool = False) -> None:
+        """Clear the faults on ``links``; None heals everything. ``reset_gaps``: reset
+        the connections that lost bytes rather than resume them with a hole."""
         ...
 
 

@@ -27,8 +27,13 @@ class Param:
     lo: float | None = None
     hi: float | None = None
     choices: tuple[str, ...] | None = None
+    flag: bool = False  # true or false
 
     def check(self, kind: str, name: str, value: Any) -> Any:
+        if self.flag:
+            if not isinstance(value, bool):
+                raise UsageError(f"fault {kind}: {name} must be true or false, got {value!r}")
+            return value
         if self.choices is not None:
             if value not in self.choices:
                 raise UsageError(
@@ -72,6 +77,8 @@ KINDS: dict[str, Kind] = {
             "split the nodes by a named shape (isolate uses the target)",
             shape=Param("isolate", choices=SHAPES),
             mode=Param("drop", choices=("drop", "reject")),
+            # A clean heal: connections that lost bytes are reset, not resumed with a hole.
+            reset=Param(False, flag=True),
         ),
         _k("heal", "net", "clear every network fault and partition now", lasting=False),
         _k("kill", "nodes", "SIGKILL the target; restarted when the fault ends"),
@@ -97,6 +104,7 @@ KINDS: dict[str, Kind] = {
             "lose chunks on the target's links with a probability",
             probability=Param(0.2, 0, 1),
             links=Param(1.0, 0, 1),
+            reset=Param(False, flag=True),
         ),
         _k(
             "bandwidth",
