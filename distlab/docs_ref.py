@@ -242,7 +242,12 @@ def settings_sections() -> Iterator[tuple[str, type, str]]:
 
 
 def config() -> list[str]:
+    from distlab.gates.expr import AGGREGATES, COMPARATORS
+    from distlab.gates.metrics import builtin_metrics
     from distlab.nemesis.criteria import METRICS
+    from distlab.results import LayerResult
+
+    builtin = list(builtin_metrics(LayerResult(layer="unit", required=True)))
     from distlab.nemesis.scenario import KEYS, MIX_OPS
     from distlab.nemesis.schedule import GENERATORS
 
@@ -263,10 +268,16 @@ def config() -> list[str]:
         "### `[gates]`",
         "",
         '`"METRIC" = "CONDITION"` or a list of conditions. METRIC is `LAYER.NAME` with an',
-        "optional `{tag:value}` selector; built in per layer: `pass_rate`, `failed`, `flaky`,",
-        "`skipped`, `passed`, `tests`; tests add their own with the `metric` fixture.",
-        "A condition compares with `<`, `<=`, `>`, `>=`, `==`, `!=` against a number or",
-        "`baseline * FACTOR` (the last passing run on the branch).",
+        "optional `{tag:value}` selector; built in for every layer: "
+        + ", ".join(f"`{m}`" for m in builtin)
+        + "; tests add their own with the `metric` fixture.",
+        "A condition is `[AGGREGATE] COMPARE EXPR`: AGGREGATE one of "
+        + ", ".join(f"`{a}(N)`" if a == "p" else f"`{a}`" for a in AGGREGATES)
+        + "; COMPARE one of "
+        + ", ".join(f"`{c}`" for c in sorted(COMPARATORS))
+        + "; EXPR numbers and `baseline` (the same metric in the last passing run on the",
+        "branch) with `+ - * /` and parentheses. A table `{ threshold = ..., abort_on_fail = true }`",
+        "stops the run as soon as the gate fails.",
         "",
         "### `[scenarios.NAME]`",
         "",
