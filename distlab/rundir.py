@@ -25,7 +25,10 @@ def create_run_dir(root: str | os.PathLike[str], seed: int) -> Path:
     while path.exists():
         n += 1
         path = base / f"{stamp}-{seed}-{n}"
-    path.mkdir(parents=True)
+    # Owner only: the run's logs, histories and events may hold what a test
+    # printed (a DSN, a token); other accounts on a shared box have no business there.
+    path.mkdir(parents=True, mode=0o700)
+    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
     return path
 
 

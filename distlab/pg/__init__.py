@@ -13,6 +13,7 @@ from __future__ import annotations
 from distlab.pg.binaries import BinarySet, embedded_bin_dir, find_binaries, system_bin_dirs
 from distlab.pg.probe import probe, redact
 from distlab.pg.processes import free_port, unprivileged_account
+from distlab.pg.redaction import redact_text
 from distlab.pg.server import Postgres, make_dsn
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "make_dsn",
     "probe",
     "redact",
+    "redact_text",
     "system_bin_dirs",
     "unprivileged_account",
 ]

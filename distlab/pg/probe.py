@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from distlab.pg.redaction import redact_text
+
 
 def probe(dsn: str, timeout_s: float = 3.0) -> str | None:
     """``None`` if ``SELECT 1`` works on ``dsn``, else the error as one line."""
@@ -12,7 +14,7 @@ def probe(dsn: str, timeout_s: float = 3.0) -> str | None:
             conn.execute("SELECT 1").fetchone()
     except Exception as exc:  # any failure is an answer here, not a crash
         text = " ".join(str(exc).split()) or type(exc).__name__
-        return text
+        return redact_text(text, dsn)
     return None
 
 

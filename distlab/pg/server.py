@@ -49,6 +49,7 @@ from distlab.pg.processes import (
     signal_tree,
     unprivileged_account,
 )
+from distlab.pg.redaction import redact_text
 from distlab.pg.tempdirs import create_base_dir, reap_stale_dirs
 
 SUPERUSER = "postgres"
@@ -190,7 +191,9 @@ class Postgres:
         try:
             params = conninfo_to_dict(dsn)
         except Exception as exc:
-            raise LabError(f"[postgres] dsn: not a valid connection string: {exc}") from None
+            # The library's message repeats the whole string, password included.
+            reason = redact_text(" ".join(str(exc).split()), dsn)
+            raise LabError(f"[postgres] dsn: not a valid connection string: {reason}") from None
         host = str(params.get("host") or "localhost")
         port = int(params.get("port") or 5432)
         return cls(dsn=dsn, host=host, port=port)

@@ -30,7 +30,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, what: str = "repo
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        # Owner only: reports carry test output, which may hold what a test printed.
+        os.chmod(tmp, 0o600)
         os.replace(tmp, target)
         tmp = None
     except OSError as e:

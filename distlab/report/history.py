@@ -8,7 +8,9 @@ those need plus the whole ``summary.json``, compressed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -146,6 +148,9 @@ class RunHistory:
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Owner only (sqlite would use the umask): it keeps failure messages.
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             # Parallel CI jobs on one checkout may record at once: wait, do not fail.
             db = sqlite3.connect(self.path, timeout=30)
         except (OSError, sqlite3.Error) as e:
