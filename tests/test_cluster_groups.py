@@ -10,7 +10,7 @@ import http.client
 from pathlib import Path
 
 import pytest
-from cluster_helpers import ECHO_COMMAND, ask, echo_settings, reachable
+from cluster_helpers import ECHO_COMMAND, ask, echo_settings, reachable, wait_for
 
 from distlab import events
 from distlab.cluster import Cluster
@@ -187,3 +187,23 @@ def test_a_partition_heals_clean_when_asked_to(tmp_path: Path, reset: bool) -> N
         # reset = true: the connection that lost bytes is reset, as TCP would after a
         # retransmission timeout; by default the stream resumes (the echo comes back).
         assert after.startswith("FAIL n2") if reset else after == "OK n2", after
+
+
+def test_a_misnamed_dialler_after_start_is_an_error_event(tmp_path: Path) -> None:
+    wrong = r"X-Peer-URL: http://127\.0\.0\.1:(?P<id>\d+)\n"
+    settings = echo_settings(URL_ARGS, wiring="ingress", ingress_identify=wrong)
+    log = tmp_path / "events.jsonl"
+    previous = events.redirect(f"file:{log}")
+    try:
+        with Cluster(settings, tmp_path / "run") as cluster:
+            assert ask(cluster.client_address("n1"), "PROBE n2").startswith("FAIL n2")
+
+            def reported() -> bool:
+                logged = [e for e in events.read_events(log) if isinstance(e, events.Log)]
+                return any(
+                    e.level == "error" and "which is not a node" in e.message for e in logged
+                )
+
+            assert wait_for(reported, 10)
+    finally:
+        events.redirect(previous)

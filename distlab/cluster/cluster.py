@@ -100,6 +100,7 @@ class Cluster:
         # (src, dst) -> the port src dials to reach dst (per-link wiring), for display.
         self.link_ports: dict[Link, int] = {}
         self._monitor: Monitor | None = None
+        self._reported_errors = 0  # identify errors already sent as events
         self._started = False
 
     # -- the agreed interface ----------------------------------------------------------
@@ -201,7 +202,7 @@ class Cluster:
             for node in self._nodes.values():
                 node.start()
             self._wait_all_healthy()
-            self._monitor = Monitor(self.nodes, self.name)
+            self._monitor = Monitor(self.nodes, self.name, on_sample=self._report_identification)
             self._monitor.start()
         except BaseException:
             self.close()
@@ -409,6 +410,17 @@ class Cluster:
                 pending[0].fail_start(limit)
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+    def _report_identification(self) -> None:
+        """While running: each new misnamed-dialler error becomes an error ``log`` event."""
+        if self.net is None or self.settings.wiring != "ingress":
+            return
+        errors = self.net.identify_errors()
+        for message in errors[self._reported_errors :]:
+            events.emit(
+                events.Log(level="error", source="net", message=f"cluster {self.name}: {message}")
+            )
+        self._reported_errors = len(errors)
 
     def _check_identification(self) -> None:
         """Fail at once when an ingress rule named a non-node (not after the health timeout)."""

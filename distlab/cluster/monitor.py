@@ -24,8 +24,15 @@ SAMPLE_S = 1.0
 class Monitor:
     """Polls a fixed set of nodes until ``close``."""
 
-    def __init__(self, nodes: list[Node], cluster: str, sample_s: float = SAMPLE_S) -> None:
+    def __init__(
+        self,
+        nodes: list[Node],
+        cluster: str,
+        sample_s: float = SAMPLE_S,
+        on_sample: Callable[[], Any] | None = None,
+    ) -> None:
         self._nodes = nodes
+        self._on_sample = on_sample  # more to watch once a round (the network's errors)
         self._cluster = cluster
         self._sample_s = sample_s
         self._stop = threading.Event()
@@ -84,6 +91,8 @@ class Monitor:
             if time.monotonic() >= next_sample:
                 next_sample = time.monotonic() + self._sample_s
                 _quietly(self.sample_now)
+                if self._on_sample is not None:
+                    _quietly(self._on_sample)
 
 
 def _quietly(fn: Callable[[], Any]) -> None:
