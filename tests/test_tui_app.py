@@ -399,3 +399,77 @@ async def test_events_keep_flowing_while_help_or_a_failure_is_open() -> None:
             await pilot.press("escape")
         assert app.state.layers["unit"].tally["failed"] == 1
         assert "✗1" in str(app.query_one(SuitesTree)._layers["unit"].label)
+
+
+def footer_text(app: DistlabApp) -> str:
+    from textual.widgets import Footer
+
+    footer = app.main.query_one(Footer)
+    return " ".join(
+        f"{k.key_display or k.binding.key} {k.description}"
+        for k in footer.query("FooterKey")
+        if k.region.right <= app.size.width and k.region.width > 0  # type: ignore[attr-defined]
+    )
+
+
+@pilot_test
+async def test_lab_focus_survives_the_partition_menu_and_tab_switches() -> None:
+    backend = Recorder("partitioned", lab=True)
+    app = DistlabApp(backend, initial_tab="cluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.query_one(NodeTable)
+        assert app.focused is table
+        await pilot.press("down")
+        assert table.selected_node() == "n2"
+        await pilot.press("n", "escape")  # the menu, closed without a choice
+        assert app.focused is table
+        await pilot.press("down")
+        assert table.selected_node() == "n3"
+        await pilot.press("n", "enter")  # the menu, a shape chosen
+        await pilot.pause()
+        assert app.focused is table
+        await pilot.press("1", "2")  # away to Suites and back
+        assert app.focused is table
+        await pilot.press("up")
+        assert table.selected_node() == "n2"
+        # A key from another tab acts on the node the cluster tab shows, and says which.
+        await pilot.press("1", "k")
+        assert app.main.query_one(TabbedContent).active == "cluster"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        toasts = [str(n.message) for n in app._notifications]
+        assert "killing n2…" in toasts
+        await pilot.press("p", "r")
+        await app.workers.wait_for_complete()
+        toasts = [str(n.message) for n in app._notifications]
+        assert "pausing/resuming n2…" in toasts and "restarting n2…" in toasts
+    assert [c for c in backend.calls if c[0] in ("kill", "pause", "restart")] == [
+        ("kill", "n2"),
+        ("pause", "n2"),
+        ("restart", "n2"),
+    ]
+
+
+@pilot_test
+async def test_the_cursor_stays_on_its_node_when_rows_above_it_go() -> None:
+    app = replay_app("partitioned", initial_tab="cluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.query_one(NodeTable)
+        table.move_cursor(row=2)
+        assert table.selected_node() == "n3"
+        del app.state.nodes["n1"]  # as when a new cluster replaces the last one
+        table.refresh_nodes(set(), clock_moved=True)
+        assert table.selected_node() == "n3"
+
+
+@pilot_test
+async def test_at_80_columns_the_footer_keeps_q_quit_in_every_mode() -> None:
+    for app in (
+        DistlabApp(Recorder("partitioned", lab=True), initial_tab="cluster"),
+        replay_app("finished"),
+    ):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            assert "q Quit" in footer_text(app), footer_text(app)

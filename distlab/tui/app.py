@@ -154,7 +154,9 @@ class DistlabApp(App[int]):
             with TabPane("Gates", id="gates"), Vertical(id="gates-pane"):
                 yield VerdictBanner(s, id="verdict")
                 yield GatesTable(s, id="gates-table")
-        yield Footer(compact=True)
+        # No "^p palette" in the footer: at 80 columns it pushed `q Quit` off the
+        # line; `?` lists ctrl+p with every other key.
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def main(self) -> Screen[Any]:
@@ -372,6 +374,20 @@ class DistlabApp(App[int]):
     def action_show_tab(self, tab: str) -> None:
         self.main.query_one(TabbedContent).active = tab
 
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_tab(event.pane.id or "")
+
+    def _focus_tab(self, tab: str) -> None:
+        # Keys act on what has focus: after a tab switch, Down must move the tree or
+        # the node table, and k must hit the node under the (visible) cursor.
+        if tab == "suites":
+            self.main.query_one(SuitesTree).focus()
+        elif tab == "cluster":
+            table = self.main.query_one(NodeTable)
+            table.focus()
+            if table.row_count:
+                table.move_cursor(row=table.cursor_row, scroll=True)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -410,22 +426,29 @@ class DistlabApp(App[int]):
 
         self.run_worker(work, thread=True, group="lab", exit_on_error=False)
 
-    def _node(self) -> str | None:
-        node = self.main.query_one(NodeTable).selected_node()
+    def _node(self, doing: str) -> str | None:
+        """The node under the node table's cursor, named in a toast at once (the
+        answer follows when the lab has done it)."""
+        if self.main.query_one(TabbedContent).active != "cluster":
+            self.action_show_tab("cluster")
+        table = self.main.query_one(NodeTable)
+        node = table.selected_node()
         if node is None:
             self.notify("no node selected", severity="warning")
+            return None
+        self.notify(f"{doing} {node}…", timeout=3)
         return node
 
     def action_kill(self) -> None:
-        if (node := self._node()) is not None:
+        if (node := self._node("killing")) is not None:
             self._lab(lambda lab: lab.kill(node))
 
     def action_pause(self) -> None:
-        if (node := self._node()) is not None:
+        if (node := self._node("pausing/resuming")) is not None:
             self._lab(lambda lab: lab.pause_or_resume(node))
 
     def action_restart(self) -> None:
-        if (node := self._node()) is not None:
+        if (node := self._node("restarting")) is not None:
             self._lab(lambda lab: lab.restart(node))
 
     def action_partition(self) -> None:
@@ -433,6 +456,7 @@ class DistlabApp(App[int]):
             return
 
         def chosen(shape: str | None) -> None:
+            self._focus_tab(self.main.query_one(TabbedContent).active)
             if shape:
                 self._lab(lambda lab: lab.partition(shape))
 

@@ -58,7 +58,19 @@ class NodeTable(DataTable[Any]):
         }
 
     def refresh_nodes(self, dirty: set[str], *, clock_moved: bool = False) -> None:
-        """Add new nodes; update only the cells of ``dirty`` nodes that changed."""
+        """Add new nodes; update only the cells of ``dirty`` nodes that changed.
+
+        The cursor stays on the node it was on (rows removed above it would
+        otherwise slide another node under it: a lab key must hit what is seen).
+        """
+        chosen = self.selected_node()
+        self._update_rows(dirty, clock_moved)
+        if chosen is not None and chosen in self._shown:
+            row = self.get_row_index(chosen)
+            if row != self.cursor_row:
+                self.move_cursor(row=row, scroll=True)
+
+    def _update_rows(self, dirty: set[str], clock_moved: bool) -> None:
         for gone in [n for n in self._shown if n not in self.state.nodes]:
             self.remove_row(gone)  # a new cluster replaced the last one
             del self._shown[gone]
@@ -88,7 +100,7 @@ class NodeTable(DataTable[Any]):
 
     def selected_node(self) -> str | None:
         """The node id under the cursor."""
-        if not self.row_count:
+        if not self.row_count or not 0 <= self.cursor_row < self.row_count:
             return None
         row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
         return str(row_key.value)
