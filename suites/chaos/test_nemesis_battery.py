@@ -109,7 +109,13 @@ def test_nemesis_battery_keeps_both_histories_linearizable(
         duration_s=length,
         timeout_s=LONG_TIMEOUT_S,
         groups=timeout_groups(
-            cluster, seed, register_mix(read=2, write=1, cas=2), 3, 2, SHORT_TIMEOUT_S
+            cluster,
+            seed,
+            register_mix(read=2, write=1, cas=2),
+            3,
+            2,
+            SHORT_TIMEOUT_S,
+            LONG_TIMEOUT_S,
         ),
         name="register",
     )

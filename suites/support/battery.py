@@ -37,6 +37,7 @@ class BatteryClient(WorkloadClient):
         seed: int,
         timeout_cap_s: float | None = None,
         key_prefix: str = "",
+        attempt_timeout_s: float = 0.5,
     ) -> None:
         self._runner = asyncio.Runner()
         self._rng = random.Random(seed * 1_000_003 + process)
@@ -45,7 +46,10 @@ class BatteryClient(WorkloadClient):
         # Two workloads on one cluster must not share keys (their models differ).
         self._prefix = key_prefix
         self._client = Client(
-            addresses, seed=seed + process, client_id=f"b{process}-{seed}", attempt_timeout=0.5
+            addresses,
+            seed=seed + process,
+            client_id=f"b{process}-{seed}",
+            attempt_timeout=attempt_timeout_s,
         )
 
     def invoke(self, op: Operation, timeout_s: float) -> Completion:
@@ -112,19 +116,28 @@ def _completion(r: Result, value: Any) -> Completion:
 
 
 def battery_factory(
-    cluster: Any, seed: int, timeout_cap_s: float | None = None, key_prefix: str = ""
+    cluster: Any,
+    seed: int,
+    timeout_cap_s: float | None = None,
+    key_prefix: str = "",
+    attempt_timeout_s: float = 0.5,
 ) -> Callable[[int], BatteryClient]:
     """A fresh ``BatteryClient`` per process id, optionally with a shorter timeout."""
     addresses = {i: cluster.client_address(i) for i in cluster.ids}
-    return lambda process: BatteryClient(addresses, process, seed, timeout_cap_s, key_prefix)
+    return lambda process: BatteryClient(
+        addresses, process, seed, timeout_cap_s, key_prefix, attempt_timeout_s
+    )
 
 
 def timeout_groups(
-    cluster: Any, seed: int, mix: OpMix, short: int, long: int, short_s: float
+    cluster: Any, seed: int, mix: OpMix, short: int, long: int, short_s: float, long_s: float
 ) -> list[ClientGroup]:
-    """Two client groups with the same mix: ``short`` clients capped at ``short_s``,
-    ``long`` clients with the workload's own (longer) timeout."""
+    """Two client groups with the same mix: ``short`` clients capped at ``short_s``
+    (one attempt may last half a second), ``long`` clients with the workload's own
+    timeout whose single attempts may last ``long_s``, so that a node's own late
+    answer (to a forward that got no reply, say) reaches them."""
+    long_factory = battery_factory(cluster, seed + 1, attempt_timeout_s=long_s)
     return [
         ClientGroup("short", short, mix, factory=battery_factory(cluster, seed, short_s)),
-        ClientGroup("long", long, mix, factory=battery_factory(cluster, seed + 1)),
+        ClientGroup("long", long, mix, factory=long_factory),
     ]
