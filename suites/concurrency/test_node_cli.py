@@ -36,6 +36,12 @@ def run_node(args: list[str], bugs: str = "") -> subprocess.CompletedProcess[str
         ),
         ([*GOOD, "--peers", "n2@127.0.0.1"], "", "--peers: bad entry 'n2@127.0.0.1'"),
         (GOOD[:4], "", "the following arguments are required: --peer-port, --data-dir"),
+        (
+            [*GOOD, "--request-timeout", "0"],
+            "",
+            "--request-timeout must be from 0.05 to 600 seconds, got '0'",
+        ),
+        ([*GOOD, "--request-timeout", "soon"], "", "--request-timeout must be numbers"),
     ],
 )
 def test_a_bad_start_is_one_line_on_stderr_and_exit_2(tmp_path, args, bugs, says):
