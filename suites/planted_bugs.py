@@ -5,9 +5,9 @@
 The table in docs/planted-bugs.md (between the ``planted-bugs`` markers) names,
 for each bug in ``REFSYS_BUGS``, the smallest black-box test selection that
 catches it. For each bug this runs that selection ``--runs`` times with
-``REFSYS_BUGS=<bug>`` (pytest must report a failed test), and each distinct
-selection once with no bug (it must pass): a selection that also fails
-without its bug proves nothing. Runs go ``--jobs`` at a time, each a pytest
+``REFSYS_BUGS=<bug>`` (pytest must report a failed test), and every
+selection once with no bug (they must pass; shared among ``--jobs`` pytest
+processes): a selection that also fails without its bug proves nothing. Runs go ``--jobs`` at a time, each a pytest
 process in its own session (it and its cluster die with this script), with a
 seed derived from the root seed and its own run directory.
 
@@ -76,6 +76,7 @@ class Outcome:
     wall_s: float
     run_dir: Path
     first_failure: str = ""
+    failures: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -116,7 +117,10 @@ def run_selection(
     }
     if long:
         env[LONG_ENV] = "1"
-    argv = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    # With a bug: stop at the first failure (that is the time to detection).
+    # Without: run everything, so that every test that fails is named.
+    argv = [sys.executable, "-m", "pytest", *(["-x"] if bug else []), "-q"]
+    argv += ["-p", "no:cacheprovider"]
     argv += [f"--junitxml={junit}", *selection]
     started = time.monotonic()
     with open(run_dir / "pytest.log", "wb") as log:
@@ -147,6 +151,7 @@ def _read_junit(path: Path, out: Outcome) -> None:
             out.errors.append(f"{case.get('name')}: error")
         elif bad is not None:
             out.failed += 1
+            out.failures.append(str(case.get("name")))
             if not out.first_failure:
                 message = (bad.get("message") or "").splitlines()
                 out.first_failure = f"{case.get('name')}: {message[0] if message else ''}"[:300]
@@ -203,11 +208,17 @@ def main(argv: list[str] | None = None) -> int:
         (r.black_box, r.bug, k) for r in rows for k in range(args.runs)
     ]
     if not args.no_clean:
-        jobs += [(sel, None, 0) for sel in dict.fromkeys(r.black_box for r in rows)]
+        # Without a bug, the selections share pytest processes (one per job slot):
+        # one interpreter and one PostgreSQL start each instead of one per selection.
+        clean = list(dict.fromkeys(n for r in rows for n in r.black_box))
+        share = -(-len(clean) // args.jobs)
+        jobs += [
+            (tuple(clean[k : k + share]), None, k // share) for k in range(0, len(clean), share)
+        ]
 
     def go(job: tuple[tuple[str, ...], str | None, int]) -> Outcome:
         selection, bug, k = job
-        name = f"{bug or 'none'}-{k}" if bug else f"none-{abs(hash(selection)) % 10**8}"
+        name = f"{bug or 'none'}-{k}"
         seed = derive(root_seed, f"{bug}/{k}/{' '.join(selection)}")
         return run_selection(selection, bug, k, seed, top / name, args.long)
 
@@ -258,10 +269,12 @@ def report(
         ok = clean(o)
         missed |= not ok
         broken |= bool(o.errors)
-        verdict = "passes without a bug" if ok else f"FAILS without a bug (exit {o.code})"
-        print(f"{'(no bug)':24} {verdict}: {' '.join(selection)}")
-        if not ok:
-            print(f"    {o.first_failure or '; '.join(o.errors)} -- {o.run_dir}")
+        verdict = (
+            f"{o.passed} tests pass without a bug"
+            if ok
+            else f"FAILS without a bug (exit {o.code}): {', '.join(o.failures) or '; '.join(o.errors)}"
+        )
+        print(f"{'(no bug)':24} {verdict}  ({o.run_dir})")
         summary["clean"][" ".join(selection)] = {"passed": ok, "wall_s": round(o.wall_s, 1)}  # type: ignore[index]
     (top / "planted.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if broken:
