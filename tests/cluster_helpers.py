@@ -60,6 +60,8 @@ def directed_reach(
     until: set[tuple[str, str]] | None = None,
     quiet_s: float = 0.3,
     deadline_s: float = 5.0,
+    send: str = "NOTEALL",
+    heard_verb: str = "HEARD",
 ) -> set[tuple[str, str]]:
     """The measured one-way connectivity: every (src, dst) where bytes from src arrived at dst.
 
@@ -67,10 +69,11 @@ def directed_reach(
     every pair in ``until`` has arrived (on a loaded machine that may take a
     while) and then none has come for ``quiet_s`` -- absence can only be seen
     as a quiet window -- or until ``deadline_s`` passes. ``until`` only says
-    how long to wait; the caller compares the result.
+    how long to wait; the caller compares the result. ``send="UGOSSIP",
+    heard_verb="UHEARD"`` measures UDP datagrams instead of TCP notes.
     """
     for src in cluster.ids:
-        ask(cluster.client_address(src), "NOTEALL")
+        ask(cluster.client_address(src), send)
     want = until or set()
     heard: set[tuple[str, str]] = set()
     last_new = time.monotonic()
@@ -78,7 +81,7 @@ def directed_reach(
     while time.monotonic() < end:
         before = len(heard)
         for dst in cluster.ids:
-            senders = json.loads(ask(cluster.client_address(dst), "HEARD"))
+            senders = json.loads(ask(cluster.client_address(dst), heard_verb))
             heard |= {(src, dst) for src in senders}
         if len(heard) > before:
             last_new = time.monotonic()

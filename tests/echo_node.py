@@ -22,6 +22,8 @@ Client port, one command per line:
     PING peer [ms]       -> OK peer | FAIL peer reason     (over one kept-open connection)
     NOTEALL              -> SENT, after sending ``NOTE <this id>`` to every peer (one way, no reply)
     HEARD                -> JSON list of peers whose NOTE arrived since the last HEARD
+    UGOSSIP              -> SENT, after a UDP datagram ``GOSSIP <this id>`` to every peer's peer port
+    UHEARD               -> JSON list of peers whose UDP gossip arrived since the last UHEARD
     STARTS               -> how many times a node started with this data dir
     CHILD                -> pid of the child started by --spawn-child
     EXIT n               -> the node exits with code n at once
@@ -51,6 +53,8 @@ class EchoNode:
                 self.peers[peer_id] = (host, int(port))
         self.kept: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
         self.heard: set[str] = set()
+        self.gossip_heard: set[str] = set()
+        self.udp: asyncio.DatagramTransport | None = None
         self.starts = 0
         self.child: subprocess.Popen[bytes] | None = None
         self.hello = f"X-Peer-URL: {args.hello_url}" if args.hello_url else f"HELLO {self.id}"
@@ -181,6 +185,13 @@ class EchoNode:
         if verb == "HEARD":
             heard, self.heard = sorted(self.heard), set()
             return json.dumps(heard)
+        if verb == "UGOSSIP" and self.udp is not None:
+            for peer in self.peers.values():
+                self.udp.sendto(f"GOSSIP {self.id}".encode(), peer)
+            return "SENT"
+        if verb == "UHEARD":
+            gossip, self.gossip_heard = sorted(self.gossip_heard), set()
+            return json.dumps(gossip)
         if verb == "EXIT" and len(words) > 1:
             os._exit(int(words[1]))
         if verb == "STARTS":
@@ -194,7 +205,11 @@ class EchoNode:
 
 async def serve(args: argparse.Namespace) -> None:
     node = EchoNode(args)
-    peer_server = await asyncio.start_server(node.on_peer, "127.0.0.1", args.peer_port)
+    peer_server = await asyncio.start_server(node.on_peer, args.host, args.peer_port)
+    # UDP gossip on the peer port's number: traffic a TCP proxy cannot see.
+    node.udp, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: Gossip(node), local_addr=(args.host, args.peer_port)
+    )
     if args.term_file:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, clean_exit, args.term_file)
     while args.dial_at_start:  # like a member that joins only once its peers answer
@@ -203,10 +218,20 @@ async def serve(args: argparse.Namespace) -> None:
             break
         await asyncio.sleep(0.05)
     # The client port opens last: a TCP health probe that connects means the node is ready.
-    client_server = await asyncio.start_server(node.on_client, "127.0.0.1", args.port)
+    client_server = await asyncio.start_server(node.on_client, args.host, args.port)
     print(f"echo node {args.id} listening on {args.port} (peers on {args.peer_port})", flush=True)
     async with peer_server, client_server:
         await asyncio.Event().wait()
+
+
+class Gossip(asyncio.DatagramProtocol):
+    def __init__(self, node: EchoNode) -> None:
+        self.node = node
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        words = data.decode(errors="replace").split()
+        if len(words) == 2 and words[0] == "GOSSIP":
+            self.node.gossip_heard.add(words[1])
 
 
 def clean_exit(path: str) -> None:
@@ -221,6 +246,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--peer-port", type=int, required=True)
     parser.add_argument("--peers", default="")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--separator", default=",")
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--spawn-child", action="store_true")

@@ -34,6 +34,7 @@ from distlab.net.topology import Link, links_for
 
 if TYPE_CHECKING:
     from distlab.net import Network
+    from distlab.net.netns import NetnsHosts
 
 MAX_NODES = 64
 
@@ -90,6 +91,7 @@ class Cluster:
         # Which peer links exist (a pure function of the net package; imports no proxies).
         self.links: set[Link] = set(links_for(settings.topology, self.ids, settings.links))
         self.net: Network | None = None
+        self.hosts: NetnsHosts | None = None  # [network] backend = "netns"
         self.name = name or ""
         self.dir = Path()
         self._extra_env = dict(env or {})
@@ -173,6 +175,12 @@ class Cluster:
         """Where a client dials ``node_id`` (through its client proxy when there is one)."""
         return (HOST, self[node_id].port)
 
+    def host_address(self, node_id: str) -> tuple[str, int]:
+        """The node's own address and client port: inside the lab in netns mode
+        (reachable from its namespaces), 127.0.0.1 otherwise."""
+        node = self[node_id]
+        return (node.spec.host, node.direct_port)
+
     def samples(self) -> dict[str, dict[str, Any]]:
         """The latest psutil figures per node id (cpu_percent, rss_bytes, fds, threads)."""
         return self._monitor.latest() if self._monitor is not None else {}
@@ -230,6 +238,8 @@ class Cluster:
                     if error is not None:  # keep tearing down the rest
                         errors.append(error)
         if self.net is not None:
+        if self.hosts is not None:
+            self.hosts.close_door()
             try:
                 self.net.close()
             except Exception as e:
@@ -256,6 +266,8 @@ class Cluster:
         if self.direct:
             return "direct, no proxies"
         return "ingress proxies" if self.settings.wiring == "ingress" else "per-link proxies"
+        if self.network.backend == "netns":
+            return "netns hosts, nftables faults"
 
     # -- internals ---------------------------------------------------------------------
 
@@ -294,7 +306,18 @@ class Cluster:
         advertise = dict(peer_port)
         client_port = dict(direct_port)
         link_port = self.link_ports
-        if not self.direct:
+        host = {i: HOST for i in self.ids}
+        if self.network.backend == "netns" and not self.direct:
+            from distlab.net.netns import NetnsHosts
+
+            self.hosts = NetnsHosts(self.run_dir, self.ids, seed=seeds.derive(self.seed, "net"))
+            self.net = self.hosts.network
+            host = {i: self.hosts.address(i) for i in self.ids}
+            # Every peer dials every other's own address; links the topology lacks are
+            # dropped by rules that heal never lifts.
+            self.net.set_topology(sorted(self.links))
+            client_port = {i: self.hosts.client_port(i, direct_port[i]) for i in self.ids}
+        elif not self.direct:
             self.net = self._start_network()
             if s.wiring == "ingress":
                 for i in self.ids:
@@ -318,7 +341,7 @@ class Cluster:
         for i in self.ids:
             group_name, index, g = self._group_of[i]
             peers = render_peers(
-                self._peer_entries(i, advertise, link_port, peer_port),
+                self._peer_entries(i, advertise, link_port, peer_port, host),
                 s.peer_format,
                 s.peer_separator,
             )
@@ -337,6 +360,7 @@ class Cluster:
                 ports=client_port,
                 advertise_ports=advertise,
             )
+                host=host[i],
             specs.append(
                 NodeSpec(
                     id=i,
@@ -362,6 +386,9 @@ class Cluster:
                     cluster=self.name,
                     group=group_name,
                 )
+                    launcher=self.hosts.lab.enter_argv(i) if self.hosts else (),
+                    host=host[i],
+                    probe_ns=self.hosts.lab.bridge_path if self.hosts else "",
             )
         return specs
 
@@ -372,6 +399,7 @@ class Cluster:
         link_port: dict[Link, int],
         peer_port: dict[str, int],
     ) -> list[PeerEntry]:
+        host: dict[str, str],
         """Every member, this node included (Raft-style membership lists want all voters).
 
         Ingress wiring: the same list for every node (each member's ingress
@@ -382,6 +410,9 @@ class Cluster:
         entries = []
         for index, peer in enumerate(self.ids, start=1):
             if self.settings.wiring == "ingress" or peer == me:
+            if self.hosts is not None:  # netns: each member at its own address
+                entries.append(PeerEntry(peer, index, peer_port[peer], host[peer]))
+                continue
                 port = advertise[peer] if self.settings.wiring == "ingress" else peer_port[peer]
             elif (me, peer) in self.links:
                 port = link_port.get((me, peer), peer_port[peer])

@@ -18,16 +18,20 @@ from distlab.errors import UsageError
 
 @dataclass(frozen=True)
 class PeerEntry:
-    """One entry of ``{peers}``: the peer's id, index and the port to dial it on."""
+    """One entry of ``{peers}``: the peer's id, index, the port to dial it on and its
+    address (``{host}``: 127.0.0.1, or its own address in netns mode)."""
 
     id: str
     index: int
     port: int
+    host: str = "127.0.0.1"
 
 
 def render_peers(entries: list[PeerEntry], entry_format: str, separator: str) -> str:
     """``{peers}``: each entry rendered from ``peer_format``, joined by ``peer_separator``."""
-    return separator.join(entry_format.format(id=e.id, index=e.index, port=e.port) for e in entries)
+    return separator.join(
+        entry_format.format(id=e.id, index=e.index, port=e.port, host=e.host) for e in entries
+    )
 
 
 def render_command(template: str, values: dict[str, object]) -> list[str]:
@@ -69,6 +73,7 @@ def node_values(
     cluster_token: str = "",
     ports: dict[str, int] | None = None,
     advertise_ports: dict[str, int] | None = None,
+    host: str = "127.0.0.1",
 ) -> dict[str, object]:
     """The placeholder values of one node (``COMMAND_PLACEHOLDERS`` in the loader).
 
@@ -78,6 +83,7 @@ def node_values(
     """
     return {
         "id": node_id,
+        "host": host,
         "group": group,
         "cluster_token": cluster_token,
         "ports": dict(ports or {}),

@@ -19,8 +19,12 @@ PROBE_TIMEOUT_S = 0.5
 BODY_LIMIT = 64 * 1024  # a health answer longer than this is cut before the body match
 
 
-def tcp_ok(port: int, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-    """A TCP connect to ``127.0.0.1:port`` succeeds."""
+def tcp_ok(port: int, timeout_s: float = PROBE_TIMEOUT_S, host: str = HOST, ns: str = "") -> bool:
+    """A TCP connect to ``127.0.0.1:port`` (``host:port`` from inside netns ``ns``) succeeds."""
+    if ns:
+        from distlab.net.netns_kernel import tcp_ok_in
+
+        return tcp_ok_in(ns, (host, port), timeout_s)
     try:
         with socket.create_connection((HOST, port), timeout=timeout_s):
             return True
@@ -28,13 +32,24 @@ def tcp_ok(port: int, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
         return False
 
 
-def http_ok(port: int, path: str, body: str = "", timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+def http_ok(
+    port: int,
+    path: str,
+    body: str = "",
+    timeout_s: float = PROBE_TIMEOUT_S,
+    host: str = HOST,
+    ns: str = "",
+) -> bool:
     """``GET path`` on ``127.0.0.1:port`` answers 2xx (and its body contains ``body``).
 
     A body match tells "listening" from "ready" for systems whose health
     endpoint answers 200 with a status such as ``{"ready": false}``.
     """
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout_s)
+    conn = (
+        _NetnsHTTPConnection(ns, host, port, timeout=timeout_s)
+        if ns
+        else http.client.HTTPConnection(HOST, port, timeout=timeout_s)
+    )
     try:
         conn.request("GET", path)
         answer = conn.getresponse()
@@ -119,3 +134,23 @@ def listener_is_ours(port: int, pids: Iterable[int]) -> bool | None:
             except OSError:
                 continue
     return False
+
+
+class _NetnsHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection whose socket is made inside a netns lab's namespace."""
+
+    def __init__(self, ns: str, host: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._ns = ns
+
+    def connect(self) -> None:
+        from distlab.net.netns_kernel import socket_in
+
+        sock = socket_in(self._ns)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock

@@ -61,6 +61,11 @@ class NodeSpec:
     stop_grace_s: float = 3.0
     cluster: str = ""
     group: str = ""
+    # netns mode: the node runs under ``launcher`` (nsenter into its namespace),
+    # listens at ``host`` and is probed from inside namespace ``probe_ns``.
+    launcher: Sequence[str] = ()
+    host: str = "127.0.0.1"
+    probe_ns: str = ""
 
 
 class Node:
@@ -120,7 +125,7 @@ class Node:
                 self._log_offset = log.tell()
                 try:
                     self._proc = proc.spawn(
-                        self.spec.argv,
+                        [*self.spec.launcher, *self.spec.argv],
                         run_dir=self.spec.run_dir,
                         env=self.spec.env,
                         cwd=self.spec.cwd,
@@ -151,7 +156,8 @@ class Node:
             proc_ = self._proc
         if not self._probe():
             return False
-        if self.spec.health_check in ("tcp", "http") and not self._owns_port(proc_.pid):
+        own_ns = not self.spec.probe_ns  # psutil sees only our namespace's sockets
+        if own_ns and self.spec.health_check in ("tcp", "http") and not self._owns_port(proc_.pid):
             tail = self.log_tail()
             self.kill()
             raise LabError(
@@ -258,10 +264,13 @@ class Node:
 
     def _probe(self) -> bool:
         kind = self.spec.health_check
+        host, ns = self.spec.host, self.spec.probe_ns
         if kind == "tcp":
-            return health.tcp_ok(self.direct_port)
+            return health.tcp_ok(self.direct_port, host=host, ns=ns)
         if kind == "http":
-            return health.http_ok(self.direct_port, self.spec.health_path, self.spec.health_body)
+            return health.http_ok(
+                self.direct_port, self.spec.health_path, self.spec.health_body, host=host, ns=ns
+            )
         if kind == "command":
             return health.command_ok(self.spec.health_argv)
         return True  # "none": up as soon as it runs

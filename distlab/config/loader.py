@@ -55,10 +55,11 @@ COMMAND_PLACEHOLDERS = frozenset(
         "ports",
         "advertise_ports",
     }
+        "host",
 )
 # Placeholders indexed by a node id: {ports[redis1]}, {advertise_ports[redis1]}.
 INDEXED_PLACEHOLDERS = frozenset({"ports", "advertise_ports"})
-PEER_PLACEHOLDERS = frozenset({"id", "port", "index"})
+PEER_PLACEHOLDERS = frozenset({"id", "port", "index", "host"})
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_.\-]+)\s*=""")

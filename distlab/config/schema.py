@@ -63,7 +63,7 @@ class ClusterSettings:
         choices=("per-link", "ingress"),
     )
     peer_format: str = spec(
-        "{id}=127.0.0.1:{port}", help="how one entry of {peers} is rendered ({id}, {port})"
+        "{id}=127.0.0.1:{port}", help="how one entry of {peers} is rendered ({id}, {port}, {host})"
     )
     peer_separator: str = spec(",", help="what joins the entries of {peers}")
     ingress_identify: str = spec(
@@ -136,8 +136,11 @@ class GroupSettings:
 
 @dataclass
 class NetworkSettings:
-    backend: Literal["proxy"] = spec(
-        "proxy", help="how faults are injected: userspace proxies", choices=("proxy",)
+    backend: Literal["proxy", "netns"] = spec(
+        "proxy",
+        help="how faults are injected: userspace proxies, or netns (a network namespace and "
+        "address per node, nftables/HTB faults; needs root or CAP_NET_ADMIN, see docs/net.md)",
+        choices=("proxy", "netns"),
     )
     proxy_process: bool = spec(
         True, help="run the proxies in a process of their own (keeps them off the test's GIL)"

@@ -146,6 +146,9 @@ class Network:
     def flows(self) -> list[Flow]:
         """Every flow that can carry traffic: both ways of each link, and of each ingress pair."""
         out: dict[Flow, None] = {}
+        if self.backend.name == "netns":  # every endpoint has an address: every pair is a flow
+            ends = self._endpoints
+            return [(a, b) for a in ends for b in ends if a != b]
         for src, dst in self._links:
             out[(src, dst)] = out[(dst, src)] = None
         for dst in self._ingress:
@@ -211,6 +214,9 @@ class Network:
         """Lose each chunk with ``probability``; TCP resends it, so it arrives one RTO late."""
         _check_number("loss probability", probability, "", upper=1.0)
         with self._lock:
+        check = getattr(self.backend, "check_latency", None)
+        if check is not None and (ms > 0 or jitter_ms > 0):
+            check()  # a backend that cannot delay says so before anything changes
             self._change(links, loss=float(probability))
 
     def stall(self, links: Iterable[LinkSpec] | None) -> None:
