@@ -227,6 +227,40 @@ def check_terminal() -> Check:
     )
 
 
+def check_netns(config: Config) -> list[Check]:
+    """netns mode: root or CAP_NET_ADMIN and the tools (required when the config asks for
+    it), and whether the kernel has netem for latency (never required: latency faults then
+    fail with one line)."""
+    from distlab.net import netns_kernel
+
+    wanted = config.network.backend == "netns"
+    reason = netns_kernel.unusable_reason()
+    checks = [
+        Check(
+            "netns backend",
+            reason is None,
+            "root or CAP_NET_ADMIN, ip/nft/tc/unshare/nsenter found" if reason is None else reason,
+            "run as root with iproute2, nftables and util-linux installed",
+            required=wanted,
+        )
+    ]
+    if reason is None:
+        netem = netns_kernel.netem_available()
+        checks.append(
+            Check(
+                "netns latency (netem)",
+                netem,
+                "the kernel has sch_netem"
+                if netem
+                else "this kernel has no sch_netem: latency/jitter faults in netns mode "
+                "fail with a one-line error (partitions, loss and bandwidth work)",
+                'use the proxy backend (network.backend = "proxy") for latency faults',
+                required=False,
+            )
+        )
+    return checks
+
+
 def run_checks(config: Config | None, config_error: str | None) -> list[Check]:
     """All checks, in the order they are shown."""
     checks = [check_python(), *check_packages()]
@@ -249,4 +283,5 @@ def run_checks(config: Config | None, config_error: str | None) -> list[Check]:
         check_terminal,
     ]
     checks.extend(fn() for fn in more)
+    checks.extend(check_netns(config))
     return checks
