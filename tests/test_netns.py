@@ -243,8 +243,10 @@ def test_without_net_admin_a_netns_run_fails_with_one_line() -> None:
 
 def _as_nobody(run_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
-        + [sys.executable, "-c", NOBODY.format(tests=str(ROOT / "tests"), run_dir=str(run_dir))],
+        [
+            *("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"),
+            *(sys.executable, "-c", NOBODY.format(tests=str(ROOT / "tests"), run_dir=str(run_dir))),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -256,5 +258,5 @@ def test_a_missing_node_address_is_a_usage_error(five: Cluster) -> None:
     assert five.net is not None
     with pytest.raises(UsageError, match="unknown node 'n9'"):
         five.net.cut("n1", "n9")
-    with pytest.raises(LabError, match="not known|unknown"):
+    with pytest.raises(LabError, match=r"not known|unknown"):
         five["n9"]

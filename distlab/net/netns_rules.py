@@ -40,6 +40,8 @@ def flow_rules(faults: FlowFaults, match: str) -> list[str]:
     """The rule lines for one flow's faults (latency and bandwidth live in tc)."""
     lines: list[str] = []
     if faults.block == "reject":
+        # The peer's own reset must pass, or a cut both ways would turn a reset into a hang.
+        lines.append(f"{match} tcp flags & rst == rst accept")
         lines.append(f"{match} meta l4proto tcp reject with tcp reset")
         lines.append(f"{match} meta l4proto udp reject")
     elif faults.block == "drop" or faults.stall:
