@@ -28,6 +28,7 @@ EVERY_OP: list[ops.Op] = [
     ops.SetTopology((("n1", "n2"), ("n2", "n1"))),
     ops.SetTopology(None),
     ops.Reset((("n1", "n2"),)),
+    ops.SetAddressBook((("4000", "n1"), ("127.0.0.1:4000", "n1"))),
     ops.State(),
     ops.Ping(),
     ops.Close(),

@@ -122,7 +122,12 @@ class Cluster:
     def __getitem__(self, node_id: str) -> Node:
         node = self._nodes.get(node_id)
         if node is None:
-            known = ", ".join(self.ids) if len(self.ids) <= 8 else f"{self.ids[0]}..{self.ids[-1]}"
+            if not self.settings.groups:
+                known = f"n1..n{len(self.ids)}" if len(self.ids) > 1 else "n1"
+            else:
+                known = (
+                    ", ".join(self.ids) if len(self.ids) <= 8 else f"{self.ids[0]}..{self.ids[-1]}"
+                )
             raise LabError(f"unknown node {node_id!r}; this cluster has {known}")
         return node
 
