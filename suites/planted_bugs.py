@@ -241,7 +241,8 @@ def report(
 ) -> int:
     """Print the verdict per bug and per clean selection; write planted.json; the exit code."""
     missed = broken = False
-    summary: dict[str, object] = {"seed": root_seed, "bugs": {}, "clean": {}}
+    by_bug: dict[str, dict[str, object]] = {}
+    by_selection: dict[str, dict[str, object]] = {}
     for r in rows:
         runs = [o for o in outcomes if o.bug == r.bug]
         hits = [o for o in runs if caught(o)]
@@ -255,7 +256,7 @@ def report(
             if not caught(o):
                 why = "; ".join(o.errors) or f"pytest exit {o.code}, {o.passed} passed"
                 print(f"    run {o.run} missed: {why} -- {o.run_dir}")
-        summary["bugs"][r.bug] = {  # type: ignore[index]
+        by_bug[r.bug] = {
             "selection": list(r.black_box),
             "runs": len(runs),
             "caught": len(hits),
@@ -275,7 +276,8 @@ def report(
             else f"FAILS without a bug (exit {o.code}): {', '.join(o.failures) or '; '.join(o.errors)}"
         )
         print(f"{'(no bug)':24} {verdict}  ({o.run_dir})")
-        summary["clean"][" ".join(selection)] = {"passed": ok, "wall_s": round(o.wall_s, 1)}  # type: ignore[index]
+        by_selection[" ".join(selection)] = {"passed": ok, "wall_s": round(o.wall_s, 1)}
+    summary = {"seed": root_seed, "bugs": by_bug, "clean": by_selection}
     (top / "planted.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if broken:
         print("planted bugs: some selections could not run (see above)")
