@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,8 @@ TABLE = ROOT / "docs" / "planted-bugs.md"
 BEGIN, END = "<!-- planted-bugs:begin -->", "<!-- planted-bugs:end -->"
 #: a selection that takes longer than this is stuck, not slow
 RUN_TIMEOUT_S = 600
+#: earlier runs kept under .distlab/planted (each holds the failing clusters' logs)
+KEEP_RUNS = 5
 _CELL = re.compile(r"`([^`]+)`")
 
 
@@ -201,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r for r in rows if not wanted or r.bug in wanted]
     if args.selection.strip():
         rows = [Row(r.bug, tuple(args.selection.split()), r.unit) for r in rows]
+    _prune(ROOT / ".distlab" / "planted", KEEP_RUNS)
     top = create_run_dir(ROOT / ".distlab" / "planted", root_seed)
     print(f"planted bugs: {len(rows)} bugs x {args.runs} runs, seed {root_seed}, in {top}")
 
@@ -230,6 +234,15 @@ def main(argv: list[str] | None = None) -> int:
         print("planted_bugs.py: interrupted; every selection stopped", file=sys.stderr)
         return 1
     return report(rows, jobs, outcomes, top, root_seed)
+
+
+def _prune(root: Path, keep: int) -> None:
+    """Remove all but the ``keep`` newest run directories under ``root``."""
+    if not root.is_dir():
+        return
+    runs = sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    for old in runs[: max(0, len(runs) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def report(
