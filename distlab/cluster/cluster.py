@@ -221,10 +221,11 @@ class Cluster:
             self.close()
             raise
         events.emit(
-            events.LOG,
-            level="info",
-            source="cluster",
-            message=f"cluster {self.name}: {len(self.ids)} nodes up ({self.wiring_label()})",
+            events.Log(
+                level="info",
+                source="cluster",
+                message=f"cluster {self.name}: {len(self.ids)} nodes up ({self.wiring_label()})",
+            )
         )
 
     def close(self) -> None:
@@ -242,9 +243,9 @@ class Cluster:
                     error = future.exception()
                     if error is not None:  # keep tearing down the rest
                         errors.append(error)
-        if self.net is not None:
         if self.hosts is not None:
             self.hosts.close_door()
+        if self.net is not None:
             try:
                 self.net.close()
             except Exception as e:
@@ -270,9 +271,9 @@ class Cluster:
         """How peers reach each other, for messages: 'per-link proxies', 'ingress proxies', 'direct'."""
         if self.direct:
             return "direct, no proxies"
-        return "ingress proxies" if self.settings.wiring == "ingress" else "per-link proxies"
         if self.network.backend == "netns":
             return "netns hosts, nftables faults"
+        return "ingress proxies" if self.settings.wiring == "ingress" else "per-link proxies"
 
     # -- internals ---------------------------------------------------------------------
 
@@ -364,8 +365,8 @@ class Cluster:
                 cluster_token=self.token,
                 ports=client_port,
                 advertise_ports=advertise,
-            )
                 host=host[i],
+            )
             specs.append(
                 NodeSpec(
                     id=i,
@@ -390,10 +391,10 @@ class Cluster:
                     stop_grace_s=g.stop_grace_s,
                     cluster=self.name,
                     group=group_name,
-                )
                     launcher=self.hosts.lab.enter_argv(i) if self.hosts else (),
                     host=host[i],
                     probe_ns=self.hosts.lab.bridge_path if self.hosts else "",
+                )
             )
         return specs
 
@@ -403,8 +404,8 @@ class Cluster:
         advertise: dict[str, int],
         link_port: dict[Link, int],
         peer_port: dict[str, int],
-    ) -> list[PeerEntry]:
         host: dict[str, str],
+    ) -> list[PeerEntry]:
         """Every member, this node included (Raft-style membership lists want all voters).
 
         Ingress wiring: the same list for every node (each member's ingress
@@ -414,10 +415,10 @@ class Cluster:
         """
         entries = []
         for index, peer in enumerate(self.ids, start=1):
-            if self.settings.wiring == "ingress" or peer == me:
             if self.hosts is not None:  # netns: each member at its own address
                 entries.append(PeerEntry(peer, index, peer_port[peer], host[peer]))
                 continue
+            if self.settings.wiring == "ingress" or peer == me:
                 port = advertise[peer] if self.settings.wiring == "ingress" else peer_port[peer]
             elif (me, peer) in self.links:
                 port = link_port.get((me, peer), peer_port[peer])
