@@ -14,6 +14,7 @@ linearization and the op that nothing can explain.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -45,6 +46,9 @@ MAX_STATES = 2_000_000
 # times what its search took.
 CX_MIN_S = 2.0
 CX_FACTOR = 5.0
+# Keys up to this many ops record their longest linearization during the check
+# (copying the stack at each new depth is quadratic in the worst case).
+TRACK_MAX_OPS = 5000
 
 
 @dataclass
@@ -180,6 +184,27 @@ def check_linearizable(
     unless ``all_keys`` asks for every bad key. ``explain=False``: no
     counterexamples; otherwise each is computed when first read.
     """
+    # The search makes millions of small tuples and no reference cycles; the
+    # collector's passes over them and over the history's ops are pure cost
+    # (about a tenth of a 100,000-op check, more as the heap grows).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _check(history, model, budget_s, workers, explain, all_keys, slice_s)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check(
+    history: History,
+    model: Model,
+    budget_s: float | None,
+    workers: int | None,
+    explain: bool,
+    all_keys: bool,
+    slice_s: float,
+) -> LinearizabilityResult:
     start = time.monotonic()
     deadline = None if budget_s is None else start + budget_s
     parts = partitions(history, model)
@@ -224,7 +249,7 @@ def check_linearizable(
     for (key, ops), (res, elapsed) in zip(items, outcomes, strict=True):
         kr = KeyResult(key, res.verdict, len(ops), elapsed, res.reason, res.steps, res.states)
         if res.verdict is Verdict.INVALID and explain:
-            kr.explainer = _explainer(key, ops, model, elapsed, budget_s, res.stuck)
+            kr.explainer = _explainer(key, ops, model, elapsed, budget_s, res)
         results.append(kr)
     verdict = compose(k.verdict for k in results)
     return LinearizabilityResult(
@@ -238,7 +263,7 @@ def _explainer(
     model: Model,
     elapsed: float,
     budget_s: float | None,
-    hint: int | float | None,
+    full: SearchResult,
 ) -> Callable[[], Counterexample]:
     def explain() -> Counterexample:
         # Explaining costs a few more searches of the key: bound it by the
@@ -246,7 +271,7 @@ def _explainer(
         allowance = max(CX_MIN_S, CX_FACTOR * elapsed)
         if budget_s is not None:
             allowance = min(allowance, budget_s)
-        return find_counterexample(key, ops, model, time.monotonic() + allowance, hint)
+        return find_counterexample(key, ops, model, time.monotonic() + allowance, full)
 
     return explain
 
@@ -258,7 +283,12 @@ def _search_one(
     stop: Callable[[], bool] | None = None,
 ) -> tuple[SearchResult, float]:
     t0 = time.monotonic()
-    res = search(ops, model, deadline=deadline, max_states=MAX_STATES, stop=stop)
+    # The longest linearization is what an explanation starts from; recording
+    # it copies the search stack at each new depth, cheap for keys of this size.
+    track = len(ops) <= TRACK_MAX_OPS
+    res = search(
+        ops, model, deadline=deadline, max_states=MAX_STATES, stop=stop, track_longest=track
+    )
     return res, time.monotonic() - t0
 
 
@@ -426,15 +456,20 @@ def find_counterexample(
     ops: Sequence[Op],
     model: Model,
     deadline: float | None,
-    hint: int | float | None = None,
+    full: SearchResult | None = None,
 ) -> Counterexample:
     """The shortest invalid prefix of an invalid key, with its longest linearization.
 
-    ``hint``: a completion time where the prefix probably ends (the full
-    search's ``stuck``); tried first with its predecessor, which usually
-    settles it in two searches instead of a binary search's seven or more.
-    Past ``deadline`` the search stops at the shortest prefix proven invalid
-    so far: still a true counterexample, only maybe not the shortest.
+    ``full``: the check's invalid search of the whole key. Its ``stuck`` (the
+    latest completion it had to backtrack at) is where the prefix probably
+    ends: every configuration of the whole history's search that gets past
+    the ops completing by ``stuck`` would have met a later completion, so the
+    prefix ending there is invalid too, and the same search's longest
+    linearization and blocked op explain it. Only the prefix one completion
+    shorter is then searched, to show it is valid; otherwise (and without
+    ``full``) a binary search over completion times finds the cut. Past
+    ``deadline`` the search stops at the shortest prefix proven invalid so
+    far: still a true counterexample, only maybe not the shortest.
     """
     cuts = sorted({op.ret for op in ops if op.ret is not None})
     lo, hi = 0, len(cuts) - 1  # cuts[hi] is known invalid (it is the whole history)
@@ -447,7 +482,23 @@ def find_counterexample(
             found[n] = (cut_ops, res)
         return res.verdict is Verdict.INVALID
 
-    if hint is not None and hint in cuts:
+    hint = None if full is None else full.stuck
+    if full is not None and hint in cuts and (full.longest or full.blocked is not None):
+        at = cuts.index(hint)
+        cut_ops = prefix(ops, cuts[at], model)
+        where = {op.index: n for n, op in enumerate(cut_ops)}
+        mapped = SearchResult(
+            Verdict.INVALID,
+            # a read still running at the cut is not in the prefix (it
+            # constrains nothing there) and leaves the state as it was
+            longest=[where[ops[i].index] for i in full.longest if ops[i].index in where],
+            blocked=None if full.blocked is None else where[ops[full.blocked].index],
+        )
+        found[at] = (cut_ops, mapped)
+        hi = at
+        if at > 0 and not invalid_at(at - 1):
+            lo = at
+    elif hint is not None and hint in cuts:
         at = cuts.index(hint)
         if invalid_at(at):
             hi = at
