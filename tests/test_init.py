@@ -174,3 +174,14 @@ def test_on_a_terminal_it_asks_for_what_no_flag_gave(
     config = (tmp_path / "config.toml").read_text()
     assert 'name = "demo"' in config and "nodes = 5" in config
     assert 'health_check = "http"' in config and 'health_path = "/status"' in config
+
+
+def test_the_scaffold_is_clean_python_under_ruff_defaults(tmp_path: Path) -> None:
+    # Users copy from these files first; they should not start with lint to fix.
+    assert init(tmp_path, "--name", "a-system-with-a-rather-long-name") == 0
+    ruff = str(Path(sys.executable).with_name("ruff"))
+    for args in (["check", "--isolated", "."], ["format", "--isolated", "--check", "."]):
+        done = subprocess.run(
+            [ruff, *args], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stdout + done.stderr

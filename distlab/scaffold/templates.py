@@ -94,6 +94,7 @@ come from its pytest plugin; this file adds the one that needs your code.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -101,8 +102,7 @@ import pytest
 
 # client.py sits beside this file; the suites import it as `client`.
 sys.path.insert(0, str(Path(__file__).parent))
-
-import client  # noqa: E402
+client = importlib.import_module("client")
 
 
 @pytest.fixture
@@ -173,17 +173,23 @@ class RegisterClient(Client):
     @stub
     def read(self, key: str, timeout_s: float) -> Any:
         """Return the value of ``key`` (None if never written)."""
-        raise NotImplementedError("client.py: RegisterClient.read is a stub; read `key` from ${name}")
+        raise NotImplementedError(
+            "client.py: RegisterClient.read is a stub; read `key` from ${name}"
+        )
 
     @stub
     def write(self, key: str, value: Any, timeout_s: float) -> None:
         """Set ``key`` to ``value``."""
-        raise NotImplementedError("client.py: RegisterClient.write is a stub; write `key` to ${name}")
+        raise NotImplementedError(
+            "client.py: RegisterClient.write is a stub; write `key` to ${name}"
+        )
 
     @stub
     def cas(self, key: str, expected: Any, new: Any, timeout_s: float) -> None:
         """Set ``key`` to ``new`` if it holds ``expected``; raise ``Refused`` if it does not."""
-        raise NotImplementedError("client.py: RegisterClient.cas is a stub; compare-and-set in ${name}")
+        raise NotImplementedError(
+            "client.py: RegisterClient.cas is a stub; compare-and-set in ${name}"
+        )
 
     def invoke(self, op: Operation, timeout_s: float) -> Completion:
         try:
@@ -213,12 +219,16 @@ def client_factory(cluster: Any) -> Callable[[int], RegisterClient]:
 class Adapter:
     """What `distlab lab` needs ([lab] client = "client:adapter" in config.toml)."""
 
-    def make_client(self, process: int, addresses: Mapping[str, tuple[str, int]], seed: int) -> Client:
+    def make_client(
+        self, process: int, addresses: Mapping[str, tuple[str, int]], seed: int
+    ) -> Client:
         nodes = sorted(addresses)
         return RegisterClient(process, addresses[nodes[process % len(nodes)]])
 
-    def status(self, addresses: Mapping[str, tuple[str, int]]) -> dict[str, dict[str, Any]]:
-        """Each node's own view, e.g. {"n1": {"role": "leader"}}; empty if ${name} reports none."""
+    def status(
+        self, addresses: Mapping[str, tuple[str, int]]
+    ) -> dict[str, dict[str, Any]]:
+        """Each node's own view, e.g. {"n1": {"role": "leader"}}; {} if it has none."""
         return {}
 
 
@@ -236,7 +246,6 @@ UNIT = '''\
 from pathlib import Path
 
 import pytest
-
 from distlab.config.loader import load
 
 pytestmark = pytest.mark.unit
@@ -276,7 +285,6 @@ DISTRIBUTED = '''\
 """Distributed layer: the cluster under a network partition."""
 
 import pytest
-
 from distlab.nemesis import timeline
 from distlab.workload import Keys, register_mix
 
@@ -294,9 +302,8 @@ def test_every_node_stays_up_on_both_sides_of_a_partition(cluster):
 def test_register_is_linearizable_while_a_node_is_cut_off(
     cluster, register_client, nemesis, workload, history
 ):
-    schedule = timeline(
-        [{"kind": "partition", "shape": "isolate", "target": "one", "at_s": 1, "duration_s": 3}]
-    )
+    cut_off = {"kind": "partition", "shape": "isolate", "target": "one"}
+    schedule = timeline([{**cut_off, "at_s": 1, "duration_s": 3}])
     w = workload(
         register_client,
         mix=register_mix(read=2, write=1, cas=1),
@@ -316,7 +323,6 @@ CHAOS = '''\
 """Chaos layer: a crash on a schedule, and the scenario from config.toml."""
 
 import pytest
-
 from distlab.nemesis import timeline
 
 pytestmark = pytest.mark.chaos
@@ -324,7 +330,8 @@ pytestmark = pytest.mark.chaos
 
 def test_a_killed_node_is_restarted_and_healthy(cluster, nemesis):
     victim = cluster.ids[0]
-    schedule = timeline([{"kind": "kill", "target": victim, "at_s": 0, "duration_s": 1}])
+    kill = {"kind": "kill", "target": victim, "at_s": 0, "duration_s": 1}
+    schedule = timeline([kill])
     n = nemesis(schedule, cluster=cluster).run()  # returns when the node is back
     n.raise_errors()
     assert cluster[victim].check_health(), cluster.states()
