@@ -98,6 +98,7 @@ class Collect(LayerEvent):
     kind: ClassVar[str] = "collect"
     tests: tuple[CollectedTest, ...] = ()
     errors: tuple[CollectError, ...] = ()
+    rootdir: str = ""  # what the node ids are relative to
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -90,7 +90,14 @@ class LiveEvents:
                 )
             )
         errors = tuple(events.CollectError(**e) for e in self.collect_errors)
-        events.emit(events.Collect(layer=self.layer, tests=tuple(tests), errors=errors))
+        events.emit(
+            events.Collect(
+                layer=self.layer,
+                tests=tuple(tests),
+                errors=errors,
+                rootdir=str(session.config.rootpath),
+            )
+        )
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self._phases[nodeid] = []

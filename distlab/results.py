@@ -136,6 +136,8 @@ class RunResult:
     reason: str = ""
     # The run's combined coverage (distlab.runner.coverage), when a layer measured any.
     coverage: dict[str, Any] = field(default_factory=dict)
+    # A sharded run's share (distlab.runner.shard.ShardPlan.to_dict); empty when unsharded.
+    shard: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:

@@ -23,18 +23,30 @@ def run(args: argparse.Namespace) -> int:
     from distlab.config.loader import load
     from distlab.runner import Run
     from distlab.runner.progress import ProgressPrinter
+    from distlab.runner.shard import parse_shard, shard_reports
     from distlab.runner.table import print_summary
 
     config = load(args.config)
+    shard = parse_shard(args.shard) if getattr(args, "shard", None) else None
     printer = ProgressPrinter(sys.stdout)
+    if shard is not None:
+        printer.line(f"distlab: shard {shard}: collecting the layers to split them")
     run = Run(
         config,
         layers=args.layers,
         seed=args.seed,
         junit_xml=Path(args.junit_xml) if args.junit_xml else None,
+        reports_dir=shard_reports(config, shard) if shard is not None else None,
         on_event=printer,
         long=bool(getattr(args, "long", False)),
+        shard=shard,
     )
+    if run.shard is not None:
+        share = ", ".join(f"{n} {layer}" for layer, n in run.shard.to_dict()["assigned"].items())
+        printer.line(
+            f"distlab: shard {shard} runs {share or 'no tests'}"
+            f" (balanced by {run.shard.balanced_by}); gates are judged by `distlab merge`"
+        )
     # The seed comes first so that even a run killed at once can be replayed.
     printer.line(f"distlab: seed {run.seed} (replay with --seed {run.seed})")
     # A cancelled CI job gets SIGTERM: stop like Ctrl-C, so the layers' process

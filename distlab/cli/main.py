@@ -4,13 +4,14 @@ where errors become a one-line message and an exit code."""
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 from collections.abc import Sequence
 
 from distlab import __version__
 from distlab.cli.output import error
-from distlab.errors import DistlabError, ExitCode
+from distlab.errors import DistlabError, ExitCode, UsageError
 from distlab.seeds import parse_seed
 
 # Subcommand name -> module in distlab.cli providing add_parser(subparsers) and run(args).
@@ -22,6 +23,7 @@ COMMANDS = {
     "history": "distlab.cli.history",
     "replay": "distlab.cli.replay",
     "lab": "distlab.cli.lab",
+    "merge": "distlab.cli.merge",
     "init": "distlab.cli.init",
 }
 
@@ -79,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--junit-xml", metavar="PATH", help="JUnit XML path (default: reports/junit.xml)"
     )
     run.add_argument("--long", action="store_true", help="run chaos scenarios at full length")
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run shard K of N: a deterministic share of each layer's tests, balanced by "
+        "the durations in the run history; reports go to reports/shard-K-of-N; judge the "
+        "gates with `distlab merge`",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module_name in COMMANDS.values():
         module = importlib.import_module(module_name)
@@ -113,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "shard", None) and (args.command or not args.ci):
+            raise UsageError("--shard K/N goes with --ci: `distlab --ci --shard 1/3`")
         if args.command:
             module = importlib.import_module(COMMANDS[args.command])
             code = module.run(args)
@@ -132,7 +143,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitCode.OK)
+    except OSError as e:
+        # A full or read-only disk under the run dir or the reports is the lab
+        # breaking (exit 3), not a test failing (exit 1): say so in one line.
+        if e.errno not in _STORAGE_ERRNOS:
+            raise
+        where = f" ({e.filename})" if e.filename else ""
+        error(f"cannot write{where}: {e.strerror}; free space or set [project] run_dir elsewhere")
+        return int(ExitCode.LAB)
     return int(code)
+
+
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
 if __name__ == "__main__":

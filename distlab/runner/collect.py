@@ -29,6 +29,7 @@ class Listing:
     tests: tuple[events.CollectedTest, ...] = ()
     errors: tuple[events.CollectError, ...] = ()
     problem: str = ""  # pytest itself failed (timeout, crash, bad arguments)
+    rootdir: str = ""  # pytest's rootdir: the node ids are relative to it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +66,7 @@ def collect_layer(plan: LayerPlan, cwd: Path) -> Listing:
         )
         if found:
             listing.tests = found[-1].tests
+            listing.rootdir = found[-1].rootdir
             listing.errors = tuple(
                 events.CollectError(nodeid=e.nodeid, message=_last_line(e.message))
                 for e in found[-1].errors

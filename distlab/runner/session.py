@@ -23,6 +23,7 @@ from distlab.runner.coverage import combine_run
 from distlab.runner.layer import LayerContext, LayerPlan, LayerRun, LayerRunner
 from distlab.runner.listener import EventCallback, EventListener
 from distlab.runner.live import LiveState
+from distlab.runner.shard import Shard, ShardPlan, plan_shard_of
 from distlab.seeds import new_root_seed
 
 
@@ -43,17 +44,29 @@ class Run:
         long: bool = False,
         extra_args: list[str] | None = None,
         record_history: bool = True,
+        shard: Shard | None = None,
     ) -> None:
         self.config = config
         self.base = plan.config_dir(config)
         if isinstance(layers, list):
             layers = ",".join(layers)
         names = plan.select_layers(config, layers)
-        if only is not None:
+        self.shard: ShardPlan | None = None
+        if shard is not None:
+            if only is not None:
+                raise ValueError("a sharded run picks its own tests; it takes no `only`")
+            # Collected here, before anything starts: a bad suite is still exit 2.
+            self.shard = plan_shard_of(config, self.base, names, shard)
+            names = [n for n in names if n in self.shard.tests or n in self.shard.whole]
+            only = dict(self.shard.targets)  # a layer run whole is not in it: all its paths
+        elif only is not None:
             names = [n for n in names if n in only]
         self.layers = names
         self.plans: list[LayerPlan] = plan.plan_layers(config, names, only)
-        self.gates = plan.check_gates(config)
+        gates = plan.check_gates(config)
+        # A shard judges no gate: one share of a layer says nothing about the
+        # layer. `distlab merge` judges them over every shard's results.
+        self.gates = [] if self.shard is not None else gates
         self.seed = new_root_seed() if seed is None else seed
         reports = reports_dir or self.base / config.project.reports_dir
         self.summary_path = reports / "summary.json"
@@ -65,7 +78,10 @@ class Run:
         self.keep_going = keep_going
         self.long = long
         self.extra_args = list(extra_args or [])
-        self.record = record_history
+        # A shard is part of a run: as a baseline or a duration source it would
+        # mislead, and shards recording one after another would each split the
+        # tests by a different history. `distlab merge` records the whole run.
+        self.record = record_history and self.shard is None
         self.reaped: list[str] = []
         self.notes: list[str] = []
         self.written: list[Path] = []
@@ -162,6 +178,8 @@ class Run:
                 for p in self.plans
             ],
         )
+        if self.shard is not None:
+            result.shard = self.shard.to_dict()
         self.result = result
         listener.publish(
             events.RunStart(
