@@ -26,8 +26,12 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 test: setup lint typecheck
+	@command -v nft >/dev/null && command -v ip >/dev/null && command -v tc >/dev/null \
+		|| (apt-get update -q && apt-get install -y -q iproute2 nftables) \
+		|| { echo "make test: the netns tests need iproute2 and nftables, installed as root"; exit 1; }
 	$(PY) -m pytest tests/
 	$(VENV)/bin/distlab --ci
+	$(VENV)/bin/distlab --ci --config config.netns.toml --layers distributed
 	$(PY) suites/planted_bugs.py --runs 1 --jobs 2
 	@command -v node >/dev/null || (apt-get update -q && apt-get install -y -q nodejs)
 	$(PY) -m pytest -q examples/js-kv/test_both_modes.py

@@ -54,8 +54,8 @@ COMMAND_PLACEHOLDERS = frozenset(
         "cluster_token",
         "ports",
         "advertise_ports",
-    }
         "host",
+    }
 )
 # Placeholders indexed by a node id: {ports[redis1]}, {advertise_ports[redis1]}.
 INDEXED_PLACEHOLDERS = frozenset({"ports", "advertise_ports"})

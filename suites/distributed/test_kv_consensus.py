@@ -36,8 +36,9 @@ FORWARD_TIMEOUT_S = 0.5
 FORWARD_DELAY_MS = 900
 #: the configured node command, with a short forward bound for that one test
 SHORT_FORWARD = (
-    "{python} -m reference_system.node --id {id} --port {port} --peer-port {peer_port}"
-    " --peers {peers} --data-dir {data_dir} --request-timeout " + str(FORWARD_TIMEOUT_S)
+    "{python} -m reference_system.node --id {id} --host {host} --port {port}"
+    " --peer-port {peer_port} --peers {peers} --data-dir {data_dir} --request-timeout "
+    + str(FORWARD_TIMEOUT_S)
 )
 
 

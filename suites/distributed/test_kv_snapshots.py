@@ -9,7 +9,8 @@ import pytest
 pytestmark = pytest.mark.distributed
 
 SMALL_SNAPSHOTS = (
-    "{python} -m reference_system.node --id {id} --port {port} --peer-port {peer_port} "
+    "{python} -m reference_system.node --id {id} --host {host} --port {port} "
+    "--peer-port {peer_port} "
     "--peers {peers} --data-dir {data_dir} --snapshot-entries 40"
 )
 
