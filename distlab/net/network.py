@@ -207,6 +207,9 @@ class Network:
         """Delay bytes on each flow ``src -> dst`` by ``ms`` (+- ``jitter_ms``)."""
         _check_number("latency", ms, "ms")
         _check_number("jitter", jitter_ms, "ms")
+        check = getattr(self.backend, "check_latency", None)
+        if check is not None and (ms > 0 or jitter_ms > 0):
+            check()  # a backend that cannot delay says so before anything changes
         with self._lock:
             self._change(links, latency_ms=float(ms), jitter_ms=float(jitter_ms))
 
@@ -214,9 +217,6 @@ class Network:
         """Lose each chunk with ``probability``; TCP resends it, so it arrives one RTO late."""
         _check_number("loss probability", probability, "", upper=1.0)
         with self._lock:
-        check = getattr(self.backend, "check_latency", None)
-        if check is not None and (ms > 0 or jitter_ms > 0):
-            check()  # a backend that cannot delay says so before anything changes
             self._change(links, loss=float(probability))
 
     def stall(self, links: Iterable[LinkSpec] | None) -> None:
