@@ -25,6 +25,7 @@ consistency model decides which anomalies make the history invalid.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
 from collections.abc import Hashable
@@ -195,19 +196,35 @@ def _tail(value: Any, keep: int = 4) -> str:
     return show(value)
 
 
+class Text(str):
+    """Words already rendered, kept as they are in an edge's reason."""
+
+
+def _render(template: str, args: tuple[Any, ...]) -> str:
+    shown = [
+        a.name() if isinstance(a, Txn) else a if isinstance(a, Text) else _tail(a) for a in args
+    ]
+    return template.format(*shown)
+
+
 class _Inference:
     """Edges with their reasons, and the anomalies found on the way."""
 
     def __init__(self) -> None:
         self.graph = Graph()
-        self.why: dict[tuple[int, int, str], str] = {}
+        # An edge's reason as a template and its arguments: rendered only for
+        # the edges of a reported cycle (a history has ~10 edges per transaction).
+        self.why: dict[tuple[int, int, str], tuple[str, tuple[Any, ...]]] = {}
         self.anomalies: list[Anomaly] = []
 
-    def edge(self, a: Txn, b: Txn, kind: str, why: str) -> None:
+    def edge(self, a: Txn, b: Txn, kind: str, template: str, *args: Any) -> None:
         if a.id == b.id:
             return
         self.graph.add(a.id, b.id, kind)
-        self.why.setdefault((a.id, b.id, kind), why)
+        self.why.setdefault((a.id, b.id, kind), (template, args))
+
+    def reason(self, a: int, b: int, kind: str) -> str:
+        return _render(*self.why[(a, b, kind)])
 
     def anomaly(self, kind: str, txns: list[Txn], why: str) -> None:
         self.anomalies.append(Anomaly(kind, txns, why))
@@ -217,7 +234,6 @@ def check_transactions(
     history: History, model: TxnModel, consistency: str = "serializable"
 ) -> TxnResult:
     """Check a transactional history; ``consistency`` is one of ``CONSISTENCY_MODELS``."""
-    from distlab.checkers.txn import transactions
 
     if consistency not in FORBIDDEN:
         raise ValueError(
@@ -225,16 +241,17 @@ def check_transactions(
             f"{', '.join(CONSISTENCY_MODELS)}"
         )
     start = time.monotonic()
-    txns = transactions(history, model)
-    inf = _Inference()
-    if isinstance(model, ListAppend):
-        _list_append(txns, inf)
-    else:
-        _rw_register(txns, inf)
-    if consistency == "strict-serializable":
-        _realtime(txns, inf)
-    _cycles(txns, inf)
+    # Hundreds of thousands of edges and no reference cycles: the collector
+    # would only slow the build down.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        txns, inf = _infer(history, model, consistency)
+    finally:
+        if enabled:
+            gc.enable()
     forbidden = set(FORBIDDEN[consistency]) | set(ALWAYS)
+
     for a in inf.anomalies:
         a.forbidden = a.kind in forbidden
         a.consistency = consistency
@@ -258,15 +275,33 @@ def check_transactions(
     )
 
 
+def _infer(history: History, model: TxnModel, consistency: str) -> tuple[list[Txn], _Inference]:
+    from distlab.checkers.txn import transactions
+
+    txns = transactions(history, model)
+    inf = _Inference()
+    if isinstance(model, ListAppend):
+        _list_append(txns, inf)
+    else:
+        _rw_register(txns, inf)
+    if consistency == "strict-serializable":
+        _realtime(txns, inf)
+    _cycles(txns, inf)
+    return txns, inf
+
+
 def _list_append(txns: list[Txn], inf: _Inference) -> None:
     # (key, value) -> the transaction that appended it, and where among its
     # appends to that key (to spot intermediate reads)
     writer: dict[tuple[Hashable, Any], Txn] = {}
     appends: dict[tuple[int, Hashable], list[Any]] = defaultdict(list)
+    appenders: dict[Hashable, list[Txn]] = defaultdict(list)
     for t in txns:
         for m in t.mops:
             if m.f == "append":
                 writer[(m.key, m.value)] = t
+                if (t.id, m.key) not in appends:
+                    appenders[m.key].append(t)
                 appends[(t.id, m.key)].append(m.value)
     # Every committed read: (reader, key, what it saw, the part not its own)
     reads: dict[Hashable, list[tuple[Txn, tuple[Any, ...], tuple[Any, ...] | None]]] = defaultdict(
@@ -302,7 +337,7 @@ def _list_append(txns: list[Txn], inf: _Inference) -> None:
                 if w is not None and w.status == "info":
                     committed.add(w.id)
     for key, key_reads in reads.items():
-        _list_key(key, key_reads, writer, appends, txns, committed, inf)
+        _list_key(key, key_reads, writer, appends, appenders, committed, inf)
 
 
 def _list_key(
@@ -310,11 +345,11 @@ def _list_key(
     key_reads: list[tuple[Txn, tuple[Any, ...], tuple[Any, ...] | None]],
     writer: dict[tuple[Hashable, Any], Txn],
     appends: dict[tuple[int, Hashable], list[Any]],
-    txns: list[Txn],
+    appenders: dict[Hashable, list[Txn]],
     committed: set[int],
     inf: _Inference,
 ) -> None:
-    k = f"key {show(key)}"
+    k = Text(f"key {show(key)}")
     usable = True
     for t, seen, _ in key_reads:
         if len(set(seen)) != len(seen):
@@ -351,8 +386,8 @@ def _list_key(
     # Committed appends nobody read come after every read one.
     tail = [
         t
-        for t in txns
-        if t.id in committed and any(v not in where for v in appends.get((t.id, key), ()))
+        for t in appenders.get(key, ())
+        if t.id in committed and any(v not in where for v in appends[(t.id, key)])
     ]
     for i in range(1, len(order)):
         a, b = writer[(key, order[i - 1])], writer[(key, order[i])]
@@ -360,14 +395,16 @@ def _list_key(
             a,
             b,
             WW,
-            f"{b.name()} appended {show(order[i])} to {k} right after {show(order[i - 1])}",
+            "{} appended {} to {} right after {}",
+            b,
+            order[i],
+            k,
+            order[i - 1],
         )
     if order:
         last = writer[(key, order[-1])]
         for b in tail:
-            inf.edge(
-                last, b, WW, f"{b.name()} appended to {k} after {show(order[-1])} (never read)"
-            )
+            inf.edge(last, b, WW, "{} appended to {} after {} (never read)", b, k, order[-1])
     for t, _, external in key_reads:
         if external is None:
             continue
@@ -378,7 +415,12 @@ def _list_key(
                 w,
                 t,
                 WR,
-                f"{t.name()} read {k} = {_tail(external)}, ending in {w.name()}'s {show(v)}",
+                "{} read {} = {}, ending in {}'s {}",
+                t,
+                k,
+                external,
+                w,
+                v,
             )
             later = appends[(w.id, key)]
             if w.id != t.id and later[-1] != v:
@@ -395,8 +437,12 @@ def _list_key(
                 t,
                 nxt,
                 RW,
-                f"{t.name()} read {k} = {_tail(external)}; {nxt.name()} appended {show(order[n])}, "
-                "the next version",
+                "{} read {} = {}; {} appended {}, the next version",
+                t,
+                k,
+                external,
+                nxt,
+                order[n],
             )
         else:
             for b in tail:
@@ -405,8 +451,12 @@ def _list_key(
                     t,
                     b,
                     RW,
-                    f"{t.name()} read {k} = {_tail(external)}; {b.name()} appended "
-                    f"{show(unread[0])}, which no read saw, so after it",
+                    "{} read {} = {}; {} appended {}, which no read saw, so after it",
+                    t,
+                    k,
+                    external,
+                    b,
+                    unread[0],
                 )
 
 
@@ -454,12 +504,11 @@ def _rw_register(txns: list[Txn], inf: _Inference) -> None:
                 first_read.setdefault(m.key, m.value)
                 external_reads.append((t, m.key, m.value))
     for t, key, v in external_reads:
-        k = f"key {show(key)}"
+        k = Text(f"key {show(key)}")
         wrote_key = (t.id, key) in writes
         if v is None:
             # the initial version precedes every committed write of the key
             later = committed_writers.get(key, [])
-            why = f"{t.name()} read {k} = null (never written); " + "{} wrote {} over it"
         else:
             w = writer.get((key, v))
             if w is None:
@@ -482,18 +531,31 @@ def _rw_register(txns: list[Txn], inf: _Inference) -> None:
                     f"{t.name()} read {k} = {show(v)}: an intermediate write of {w.name()}, which "
                     f"then wrote {show(mine[mine.index(v) + 1])}",
                 )
-            inf.edge(w, t, WR, f"{t.name()} read {k} = {show(v)}, written by {w.name()}")
+            inf.edge(w, t, WR, "{} read {} = {}, written by {}", t, k, v, w)
             later = after.get((key, v), [])
             for b in later:
-                inf.edge(w, b, WW, f"{b.name()} read {k} = {show(v)} of {w.name()}, then wrote {k}")
-            why = f"{t.name()} read {k} = {show(v)}; " + "{} read it too and then wrote {}"
+                inf.edge(w, b, WW, "{} read {} = {} of {}, then wrote {}", b, k, v, w, k)
         if wrote_key:
             # t's own write to the key may sit between: the anti-dependency
             # could be a write dependency, so none is claimed.
             continue
         for b in later:
             value = writes[(b.id, key)][0]
-            inf.edge(t, b, RW, why.format(b.name(), show(value)))
+            if v is None:
+                inf.edge(
+                    t,
+                    b,
+                    RW,
+                    "{} read {} = null (never written); {} wrote {} over it",
+                    t,
+                    k,
+                    b,
+                    value,
+                )
+            else:
+                inf.edge(
+                    t, b, RW, "{} read {} = {}; {} read it too and then wrote {}", t, k, v, b, value
+                )
 
 
 def _realtime(txns: list[Txn], inf: _Inference) -> None:
@@ -518,8 +580,11 @@ def _realtime(txns: list[Txn], inf: _Inference) -> None:
                     p,
                     t,
                     RT,
-                    f"{p.name()} completed (line {p.op.end_line}) before {t.name()} began "
-                    f"(line {t.op.line})",
+                    "{} completed (line {}) before {} began (line {})",
+                    p,
+                    Text(str(p.op.end_line)),
+                    t,
+                    Text(str(t.op.line)),
                 )
         else:
             for gone in preds.get(t.id, []):
@@ -556,7 +621,7 @@ def _cycles(txns: list[Txn], inf: _Inference) -> None:
             if steps:
                 found.setdefault(_name(steps), steps)
         for kind, steps in found.items():
-            edges = [Edge(txns[a], txns[b], k, inf.why[(a, b, k)]) for a, b, k in steps]
+            edges = [Edge(txns[a], txns[b], k, inf.reason(a, b, k)) for a, b, k in steps]
             n_rw = sum(k == RW for _, _, k in steps)
             why = f"a cycle of {len(steps)} transactions"
             why += f" with {n_rw} anti-dependenc{'y' if n_rw == 1 else 'ies'}" if n_rw else ""

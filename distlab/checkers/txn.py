@@ -105,11 +105,10 @@ class Txn:
     id: int  # position in invoke order; T<id> in reports
     op: Op
     mops: list[MicroOp]
+    status: str = ""  # ok (committed), fail (did not happen) or info (may have)
 
-    @property
-    def status(self) -> str:
-        """ok (committed), fail (did not happen) or info (may have)."""
-        return self.op.type
+    def __post_init__(self) -> None:
+        self.status = self.op.type
 
     def name(self) -> str:
         return f"T{self.id}"
