@@ -33,7 +33,7 @@ LEFT = 70
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
-h1{font-size:1.3em} h2{font-size:1.1em;margin-top:2em}
+h1{font-size:1.3em;overflow-wrap:anywhere} h2{font-size:1.1em;margin-top:2em}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto}
 svg text{font:11px monospace}
 .op{cursor:pointer} .op:hover rect{stroke:#000;stroke-width:2}

@@ -16,8 +16,8 @@ from distlab.checkers.transactions import Anomaly, TxnResult, describe
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222;max-width:1100px}
-h1{font-size:1.3em} h2{font-size:1.1em;margin-top:2em}
-pre{background:#f6f6f6;padding:.8em;overflow-x:auto}
+h1{font-size:1.3em;overflow-wrap:anywhere} h2{font-size:1.1em;margin-top:2em}
+pre{background:#f6f6f6;padding:.8em;white-space:pre-wrap}
 .allowed h2{color:#777} .forbidden h2{color:#b00}
 svg text{font:12px monospace}
 .node circle{fill:#e8f0fe;stroke:#4a6fa5} .ww{stroke:#555} .wr{stroke:#2a7} .rw{stroke:#c33}
