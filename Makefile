@@ -33,7 +33,8 @@ test: setup lint typecheck
 	$(VENV)/bin/distlab --ci
 	$(VENV)/bin/distlab --ci --config config.netns.toml --layers distributed
 	$(PY) suites/planted_bugs.py --runs 1 --jobs 2
-	@command -v node >/dev/null || (apt-get update -q && apt-get install -y -q nodejs)
+	@command -v node >/dev/null || (apt-get update -q && apt-get install -y -q nodejs) \
+		|| { echo "make test: examples/js-kv needs Node.js (apt-get install nodejs, as root)"; exit 1; }
 	$(PY) -m pytest -q examples/js-kv/test_both_modes.py
 	@sh examples/redis-sentinel/ensure-redis.sh
 	$(VENV)/bin/distlab --ci --config examples/redis-sentinel/config.toml
