@@ -89,6 +89,14 @@ EXPECTED = {
         5,
         "criterion availability: '>= baseline * 0.9' uses baseline; a scenario has no baseline",
     ),
+    # Inputs that gave a traceback once (issue 14 item 8). None: tomllib gives no line.
+    "29_command_only_quote": (2, "[cluster] command: cannot be split like a shell line"),
+    "30_command_only_spaces": (2, "[cluster] command: is blank"),
+    "31_command_nul": (2, "[cluster] command: must not contain a NUL character"),
+    "32_env_nul": (2, "[cluster] env: must not contain a NUL character"),
+    "33_data_dir_nul": (2, "[cluster] data_dir: must not contain a NUL character"),
+    "34_nodes_5000_digits": (None, "invalid TOML: Exceeds the limit (4300 digits)"),
+    "35_deep_nesting": (None, "invalid TOML: arrays or tables nested too deeply"),
 }
 
 
@@ -107,7 +115,7 @@ def test_bad_config_is_one_line_naming_the_key(
     with pytest.raises(ConfigError) as raised:
         load(path)
     message = raised.value.message
-    assert message.startswith(f"{path}:{line}: "), message
+    assert message.startswith(f"{path}:{line}: " if line else f"{path}: "), message
     assert text in message, message
     assert "\n" not in message
 
@@ -187,6 +195,12 @@ toml_values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(lambda f: repr(f).replace("inf", "inf")),
     st.text(max_size=20).map(lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'),
     st.sampled_from(["true", "false", "[]", "{}", '["a", 1]', "{ a = 1 }", "nan", "-inf", '""']),
+    # Values that once crashed the loader (issue 14 item 8): a lone quote, blanks,
+    # NUL in a string, a 5000-digit number, nesting deeper than the parser's recursion.
+    st.sampled_from(
+        ['"\\""', '"   "', '"a\\u0000b"', '{ A = "x\\u0000" }', '["\\u0000"]', "9" * 5000]
+    ),
+    st.integers(min_value=1, max_value=3000).map(lambda n: "[" * n + "]" * n),
     st.text(max_size=10),
 )
 

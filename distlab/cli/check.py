@@ -130,9 +130,16 @@ def load_model(spec: str) -> Any:
         cls = getattr(importlib.import_module(module_name), cls_name)
     except (ImportError, AttributeError) as e:
         raise UsageError(f"--model: cannot load {spec!r} ({e})") from None
-    model = cls() if isinstance(cls, type) else cls
-    if not isinstance(model, Model):
+    # Check the class before calling it: calling whatever was named (a Popen,
+    # a function) could crash or run something (issue 14 item 8).
+    if isinstance(cls, type) and not issubclass(cls, Model):
         raise UsageError(f"--model: {spec!r} is not a distlab.checkers.Model subclass")
+    if not isinstance(cls, type | Model):
+        raise UsageError(f"--model: {spec!r} is not a distlab.checkers.Model subclass")
+    try:
+        model = cls() if isinstance(cls, type) else cls
+    except Exception as e:  # the user's own class: its failure is a usage error, not ours
+        raise UsageError(f"--model: cannot create {spec!r}: {type(e).__name__}: {e}") from None
     return model
 
 

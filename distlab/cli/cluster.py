@@ -8,6 +8,7 @@ or SIGTERM, and tears everything down. Heavy imports happen inside ``run``.
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import time
@@ -57,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("say what to do: 'distlab cluster up [--nodes N]'")
     if args.nodes is not None and not 1 <= args.nodes <= 64:
         raise UsageError(f"--nodes must be a whole number from 1 to 64, got {args.nodes}")
+    # Bad flags are usage errors (exit 2), found before anything starts.
+    if args.base_port is not None and not 1024 <= args.base_port <= 65000:
+        raise UsageError(f"--base-port must be from 1024 to 65000, got {args.base_port}")
+    if args.for_s is not None and not (math.isfinite(args.for_s) and args.for_s > 0):
+        raise UsageError(f"--for must be a number of seconds above 0, got {args.for_s:g}")
 
     from distlab import proc
     from distlab.cluster import Cluster

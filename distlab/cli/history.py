@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         verdict = r.verdict if not r.gates_failed else f"{r.verdict} ({r.gates_failed} gates)"
         table.add_row(
             str(r.id),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)),
+            _when(r.started),
             r.branch,
             verdict,
             str(r.exit_code),
@@ -88,7 +89,17 @@ def _short(path: str) -> str:
         return path
 
 
+def _when(started: float) -> str:
+    """A start time as a date; a history written by another tool may hold any number."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
+    except (OverflowError, OSError, ValueError):
+        return f"{started:g}?"
+
+
 def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return f"{seconds:g}?"
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 import string
 import tomllib
 import types
@@ -19,6 +20,7 @@ from distlab.config.schema import (
     Config,
     GateSpec,
     GroupSettings,
+    HostsSettings,
     LabSettings,
     NetworkSettings,
     PostgresSettings,
@@ -34,6 +36,7 @@ TABLE_SECTIONS: dict[str, type] = {
     "project": ProjectSettings,
     "cluster": ClusterSettings,
     "network": NetworkSettings,
+    "hosts": HostsSettings,
     "postgres": PostgresSettings,
     "lab": LabSettings,
 }
@@ -125,6 +128,11 @@ def loads(text: str, path: str = "config.toml") -> Config:
         where = f"{path}:{line.group(1)}" if line else path
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
         raise ConfigError(f"{where}: invalid TOML: {reason}") from None
+    # tomllib itself gives up on these with Python's own errors, not TOMLDecodeError.
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
+    except ValueError as e:  # e.g. int() of more than 4300 digits
+        raise ConfigError(f"{path}: invalid TOML: {str(e).split(';')[0]}") from None
     return _Builder(text, path).build(raw)
 
 
@@ -204,11 +212,14 @@ class _Builder:
         if hint is str:
             if not isinstance(value, str):
                 raise self.fail(where, f"must be a string, got {_show(value)}")
+            self.check_no_nul(value, where)
             return value
         if origin is list:
             (item,) = get_args(hint)
             if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
                 raise self.fail(where, f"must be a list of strings, got {_show(value)}")
+            for v in value:
+                self.check_no_nul(v, where)
             return list(value)
         if origin is dict and get_args(hint)[1] is float:
             if not isinstance(value, dict) or not all(
@@ -224,10 +235,30 @@ class _Builder:
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()
             ):
                 raise self.fail(where, f"must be a table of strings, got {_show(value)}")
+            for k, v in value.items():
+                self.check_no_nul(k, where)
+                self.check_no_nul(v, where)
             return dict(value)
         if isinstance(hint, types.UnionType):  # pragma: no cover - no such field yet
             raise self.fail(where, "unsupported type in schema")
         raise self.fail(where, f"unsupported type in schema: {hint!r}")  # pragma: no cover
+
+    def check_no_nul(self, value: str, where: tuple[str, ...]) -> None:
+        # Every string ends up in an argv, a path or the environment, none of
+        # which can hold a NUL (the OS call would fail with a bare ValueError).
+        if "\x00" in value:
+            raise self.fail(where, "must not contain a NUL character (\\u0000)")
+
+    def check_command_line(self, template: str, where: tuple[str, ...]) -> None:
+        """A command template must split like a shell line into at least a program."""
+        # Placeholders become one plain word each, as their quoted values will.
+        plain = re.sub(r"\{[^{}]*\}", "x", template.replace("{{", "").replace("}}", ""))
+        try:
+            argv = shlex.split(plain)
+        except ValueError as e:
+            raise self.fail(where, f"cannot be split like a shell line: {e}") from None
+        if not argv:
+            raise self.fail(where, "is blank; set it to the command that starts one node")
 
     def check_range(self, value: float, spec: Any, where: tuple[str, ...], kind: str) -> None:
         if (spec.min is not None and value < spec.min) or (
@@ -354,9 +385,11 @@ class _Builder:
             )
         if c.command:
             self.check_template(c.command, ("cluster", "command"), COMMAND_PLACEHOLDERS, ids)
+            self.check_command_line(c.command, ("cluster", "command"))
         for name, group in c.groups.items():
             where = ("cluster", "groups", name)
             self.check_template(group.command, (*where, "command"), COMMAND_PLACEHOLDERS, ids)
+            self.check_command_line(group.command, (*where, "command"))
             if group.health_check == "command" and not group.health_command:
                 raise self.fail(
                     (*where, "health_check"),

@@ -179,21 +179,71 @@ class RunHistory:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+# What each column of a row must hold. SQLite stores whatever it is given, so a
+# history written by hand or by another tool can hold text where a number belongs.
+_COLUMNS: tuple[tuple[str, tuple[type, ...]], ...] = (
+    ("id", (int,)),
+    ("started", (int, float)),
+    ("finished", (int, float)),
+    ("duration_s", (int, float)),
+    ("seed", (int,)),
+    ("branch", (str,)),
+    ("verdict", (str,)),
+    ("exit_code", (int,)),
+    ("run_dir", (str,)),
+    ("layers", (str,)),
+    ("gates_failed", (int,)),
+)
+
+
+class HistoryDataError(UsageError):
+    """A row of the history that does not hold what distlab wrote (one line)."""
+
+
 def _record(row: tuple[Any, ...]) -> RunRecord:
+    for value, (name, types) in zip(row, _COLUMNS, strict=True):
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise HistoryDataError(
+                f"the run history's run {row[0]!r} has {name} = {_show(value)}, "
+                f"not {' or '.join(t.__name__ for t in types)}; move the history aside"
+            )
+    try:
+        layers = json.loads(row[9])
+    except ValueError:
+        layers = None
+    if not isinstance(layers, list) or not all(isinstance(x, str) for x in layers):
+        raise HistoryDataError(
+            f"the run history's run {row[0]!r} has layers = {_show(row[9])}, "
+            "not a JSON list of names; move the history aside"
+        )
     return RunRecord(
         id=row[0],
-        started=row[1],
-        finished=row[2],
-        duration_s=row[3],
+        started=float(row[1]),
+        finished=float(row[2]),
+        duration_s=float(row[3]),
         seed=row[4],
         branch=row[5],
         verdict=row[6],
         exit_code=row[7],
         run_dir=row[8],
-        layers=json.loads(row[9]),
+        layers=layers,
         gates_failed=row[10],
     )
 
 
-def _load(blob: bytes) -> RunResult:
-    return RunResult.from_dict(json.loads(zlib.decompress(blob)))
+def _load(blob: object) -> RunResult:
+    try:
+        if not isinstance(blob, bytes):
+            raise TypeError(f"a {type(blob).__name__}, not compressed JSON")
+        return RunResult.from_dict(json.loads(zlib.decompress(blob)))
+    except Exception as e:  # any shape of bad data: one line, never a traceback
+        reason = " ".join(str(e).split())[:120] or type(e).__name__
+        raise HistoryDataError(
+            f"the run history holds a summary distlab cannot read ({reason}); "
+            "move the history aside"
+        ) from None
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
