@@ -22,9 +22,11 @@ import concurrent.futures
 import ctypes
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -96,6 +98,7 @@ class _Guardian:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._groups: dict[int, str] = {}
+        self._dirs: set[str] = set()
         self._lock = threading.Lock()
         os.register_at_fork(after_in_child=self._forget_in_child)
 
@@ -115,6 +118,17 @@ class _Guardian:
         with self._lock:
             if self._groups.pop(pgid, None) is not None:
                 self._send(f"del {pgid}\n")
+
+    def add_dir(self, path: str) -> None:
+        with self._lock:
+            self._dirs.add(path)
+            self._send(f"dir {path}\n")
+
+    def remove_dir(self, path: str) -> None:
+        with self._lock:
+            if path in self._dirs:
+                self._dirs.discard(path)
+                self._send(f"undir {path}\n")
 
     def _send(self, line: str) -> None:
         for _attempt in range(2):
@@ -139,6 +153,8 @@ class _Guardian:
         assert self._proc.stdin is not None
         for pgid, started in self._groups.items():
             self._proc.stdin.write(f"add {pgid} {started}\n".encode())
+        for path in self._dirs:
+            self._proc.stdin.write(f"dir {path}\n".encode())
         self._proc.stdin.flush()
 
     def _forget_in_child(self) -> None:
@@ -151,6 +167,7 @@ class _Guardian:
                 pass
         self._proc = None
         self._groups = {}
+        self._dirs = set()
         self._lock = threading.Lock()
 
 
@@ -221,6 +238,70 @@ def spawn(
 def release(proc: subprocess.Popen[bytes] | int) -> None:
     """Tell the guardian a group is gone (call after the leader was reaped)."""
     _guardian.remove(proc if isinstance(proc, int) else proc.pid)
+
+
+# -- temp directories that die with the run ------------------------------------
+
+TEMP_PREFIX = "distlab-"
+OWNER_FILE = "owner"  # "PID CREATE_TIME" of the process that made the directory
+
+
+def make_temp_dir(prefix: str) -> Path:
+    """A temp directory that goes with the run that made it, however it ends.
+
+    ``prefix`` starts with ``distlab-``. The caller removes it when done and
+    then calls ``release_dir``; if the run dies first, the guardian removes it;
+    if the guardian died too (the machine, a SIGKILL of both), the owner
+    record lets the next run's ``reap_temp_dirs`` remove it.
+    """
+    assert prefix.startswith(TEMP_PREFIX), prefix
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    me = psutil.Process()
+    (path / OWNER_FILE).write_text(f"{me.pid} {me.create_time():.3f}\n")
+    _guardian.add_dir(str(path))
+    return path
+
+
+def release_dir(path: str | os.PathLike[str]) -> None:
+    """Tell the guardian a directory from ``make_temp_dir`` (or ``guard_dir``) is gone."""
+    _guardian.remove_dir(os.fspath(path))
+
+
+def guard_dir(path: str | os.PathLike[str]) -> None:
+    """Have the guardian remove ``path`` (named ``distlab-*``) if this process dies."""
+    _guardian.add_dir(os.fspath(path))
+
+
+def owner_alive(directory: Path) -> bool:
+    """Whether the process recorded in ``directory``'s owner file still runs."""
+    try:
+        pid_text, created = (directory / OWNER_FILE).read_text().split()
+        return abs(psutil.Process(int(pid_text)).create_time() - float(created)) < 0.01
+    except (OSError, ValueError, psutil.Error):
+        return False
+
+
+# The temp directories distlab makes outside run dirs, by prefix (PostgreSQL's
+# are reaped by distlab.pg.tempdirs, which also checks their postmaster).
+REAPED_PREFIXES = ("distlab-ev-", "distlab-net-")
+
+
+def reap_temp_dirs(root: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove temp directories whose owner died; returns those removed.
+
+    A directory without an owner record is left alone: it may be one another
+    run is creating this very moment.
+    """
+    removed: list[Path] = []
+    base = Path(root or tempfile.gettempdir())
+    for prefix in REAPED_PREFIXES:
+        for path in base.glob(prefix + "*"):
+            if not (path / OWNER_FILE).exists() or owner_alive(path):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path)
+    return removed
 
 
 def guardian_pid() -> int | None:
@@ -320,6 +401,11 @@ def reap_orphans(runs_root: Path) -> list[str]:
     per reaped process, for the caller to report.
     """
     reaped: list[str] = []
+    from distlab.pg.tempdirs import reap_stale_dirs
+
+    stale = [*reap_temp_dirs(), *reap_stale_dirs()]
+    if stale:
+        reaped.append(f"removed {len(stale)} temp dir(s) left by dead runs: {stale[0].name} ...")
     if not runs_root.is_dir():
         return reaped
     for pids_file in runs_root.glob(f"*/{PIDS_FILE}"):

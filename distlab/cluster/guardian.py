@@ -7,9 +7,13 @@ its stdin and tells it, one line each, which process groups it started:
 
     add PGID STARTTIME      (STARTTIME: field 22 of /proc/PGID/stat)
     del PGID
+    dir PATH                a temp directory the run made (the rest of the line)
+    undir PATH
 
 When the pipe closes -- the owner exited, crashed or was SIGKILLed -- the
-guardian SIGKILLs every group still registered and exits. It runs as
+guardian SIGKILLs every group still registered, then removes every directory
+still registered (a SIGKILLed run cannot: its event sockets, PostgreSQL data
+dirs), and exits. It runs as
 ``python -I -S guardian.py`` and imports nothing from distlab, so it starts
 in a few milliseconds and cannot be broken by the code it protects.
 """
@@ -44,19 +48,50 @@ def _kill_groups(groups):
             pass
 
 
+# Only directories named like the ones distlab makes are ever removed: a
+# mistaken registration cannot take a user's files with it.
+_DIR_PREFIX = "distlab-"
+
+
+def _remove_dirs(dirs):
+    import shutil
+    import time
+
+    # The groups were just SIGKILLed; a dying process may still hold a file open
+    # for a moment, which does not stop an unlink on Linux, but try twice.
+    for _attempt in range(2):
+        for path in list(dirs):
+            if not os.path.basename(path).startswith(_DIR_PREFIX):
+                dirs.discard(path)
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.exists(path):
+                dirs.discard(path)
+        if not dirs:
+            return
+        time.sleep(0.2)
+
+
 def main():
     # Ctrl-C and SIGTERM aimed at the owner's terminal or group must not stop the guardian
     # before it has done its one job.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     groups = {}
+    dirs = set()
     for raw in sys.stdin.buffer:
+        if raw.startswith((b"dir ", b"undir ")):
+            verb, _, path = raw.rstrip(b"\n").partition(b" ")
+            (dirs.add if verb == b"dir" else dirs.discard)(os.fsdecode(path))
+            continue
         parts = raw.split()
         if len(parts) == 3 and parts[0] == b"add":
             groups[int(parts[1])] = parts[2].decode()
         elif len(parts) == 2 and parts[0] == b"del":
             groups.pop(int(parts[1]), None)
     _kill_groups(groups)
+    if dirs:
+        _remove_dirs(dirs)
 
 
 if __name__ == "__main__":

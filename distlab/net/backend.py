@@ -13,7 +13,6 @@ import selectors
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, Protocol
 from distlab.errors import LabError, UsageError
 from distlab.net import ops
 from distlab.net.faults import Flow, FlowFaults
-from distlab.proc import kill_group, spawn
+from distlab.proc import kill_group, make_temp_dir, release_dir, spawn
 
 START_TIMEOUT_S = 15.0
 REQUEST_TIMEOUT_S = 15.0
@@ -99,7 +98,7 @@ class ProxyBackend:
         run_dir.mkdir(parents=True, exist_ok=True)
         control = run_dir / "net.sock"
         if len(str(control)) > 100:  # Unix socket paths are limited to 108 bytes
-            self._sock_dir = tempfile.mkdtemp(prefix="distlab-net-")
+            self._sock_dir = str(make_temp_dir("distlab-net-"))
             control = Path(self._sock_dir) / "net.sock"
         with contextlib.suppress(FileNotFoundError):
             control.unlink()
@@ -243,3 +242,4 @@ class ProxyBackend:
                     for p in Path(self._sock_dir).iterdir():
                         p.unlink()
                     os.rmdir(self._sock_dir)
+                release_dir(self._sock_dir)

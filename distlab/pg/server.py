@@ -470,3 +470,4 @@ def _cleanup(res: _Resources) -> None:
             res.log.close()
     if res.base is not None:
         shutil.rmtree(res.base, ignore_errors=True)
+        proc.release_dir(res.base)

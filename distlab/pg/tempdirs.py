@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from distlab import proc
+
 PREFIX = "distlab-pg-"
 OWNER_FILE = "owner"
 
@@ -27,6 +29,8 @@ def create_base_dir(chown_to: tuple[int, int] | None = None) -> Path:
     (base / OWNER_FILE).write_text(f"{me.pid} {me.create_time():.3f}\n")
     if chown_to is not None:
         os.chown(base, *chown_to)
+    # If the run is SIGKILLed, the guardian removes it once the postmaster is dead.
+    proc.guard_dir(base)
     return base
 
 

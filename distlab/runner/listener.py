@@ -16,12 +16,12 @@ import itertools
 import os
 import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from distlab import proc
 from distlab.events import Event, EventDecodeError, LayerEvent, decode_line, encode
 
 EventCallback = Callable[[Event], None]
@@ -36,7 +36,8 @@ class EventListener:
     def __init__(self, events_file: Path, callback: EventCallback | None = None) -> None:
         # AF_UNIX paths are limited to ~107 bytes, so the sockets live in a
         # short temporary directory rather than in the (deep) run directory.
-        self._dir = tempfile.mkdtemp(prefix="distlab-ev-")
+        # The guardian removes it if the runner is SIGKILLed (issue 14 item 10).
+        self._dir = str(proc.make_temp_dir("distlab-ev-"))
         self._out: IO[bytes] = open(events_file, "ab")  # noqa: SIM115 - closed in close()
         self._callback = callback
         self._lock = threading.Lock()
@@ -90,6 +91,7 @@ class EventListener:
         with self._lock:
             self._out.close()
         shutil.rmtree(self._dir, ignore_errors=True)
+        proc.release_dir(self._dir)
 
 
 class _Endpoint:
