@@ -27,12 +27,13 @@ from distlab.cluster.command import PeerEntry, node_values, render_command, rend
 from distlab.cluster.monitor import Monitor
 from distlab.cluster.node import Node, NodeSpec, NodeState, environment
 from distlab.cluster.ports import HOST, ClosedPort, PortAllocator
-from distlab.config.schema import ClusterSettings, GroupSettings, NetworkSettings
+from distlab.config.schema import ClusterSettings, GroupSettings, HostsSettings, NetworkSettings
 from distlab.env import NODE_ID_ENV
 from distlab.errors import LabError, UsageError
 from distlab.net.topology import Link, links_for
 
 if TYPE_CHECKING:
+    from distlab.hosts.lab import HostsLab
     from distlab.net import Network
     from distlab.net.netns import NetnsHosts
 
@@ -61,6 +62,7 @@ class Cluster:
         base_port: int | None = None,
         name: str | None = None,
         cwd: str | os.PathLike[str] | None = None,
+        hosts: HostsSettings | None = None,
     ) -> None:
         count = settings.nodes if nodes is None else nodes
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_NODES:
@@ -92,6 +94,8 @@ class Cluster:
         self.links: set[Link] = set(links_for(settings.topology, self.ids, settings.links))
         self.net: Network | None = None
         self.hosts: NetnsHosts | None = None  # [network] backend = "netns"
+        self._hosts_settings = hosts if hosts is not None and hosts.targets else None
+        self.remote: HostsLab | None = None  # [hosts]: nodes on SSH targets
         self.name = name or ""
         self.dir = Path()
         self._extra_env = dict(env or {})
@@ -178,7 +182,8 @@ class Cluster:
 
     def client_address(self, node_id: str) -> tuple[str, int]:
         """Where a client dials ``node_id`` (through its client proxy when there is one)."""
-        return (HOST, self[node_id].port)
+        node = self[node_id]
+        return (node.spec.host if node.spec.remote else HOST, node.port)
 
     def host_address(self, node_id: str) -> tuple[str, int]:
         """The node's own address and client port: inside the lab in netns mode
@@ -271,6 +276,8 @@ class Cluster:
         """How peers reach each other, for messages: 'per-link proxies', 'ingress proxies', 'direct'."""
         if self.direct:
             return "direct, no proxies"
+        if self.remote is not None:
+            return "SSH hosts, nftables faults"
         if self.network.backend == "netns":
             return "netns hosts, nftables faults"
         return "ingress proxies" if self.settings.wiring == "ingress" else "per-link proxies"
@@ -313,7 +320,10 @@ class Cluster:
         client_port = dict(direct_port)
         link_port = self.link_ports
         host = {i: HOST for i in self.ids}
-        if self.network.backend == "netns" and not self.direct:
+        if self._hosts_settings is not None:
+            self._wire_remote(self._hosts_settings)
+            host = dict(self.remote.address) if self.remote else host
+        elif self.network.backend == "netns" and not self.direct:
             from distlab.net.netns import NetnsHosts
 
             self.hosts = NetnsHosts(self.run_dir, self.ids, seed=seeds.derive(self.seed, "net"))
@@ -352,6 +362,8 @@ class Cluster:
                 s.peer_separator,
             )
             data_dir = (Path(s.data_dir) / self.name / i) if s.data_dir else self.dir / i
+            if self.remote is not None:
+                data_dir = Path(self.remote.data_dir(i, f"{self.run_dir.name}-{self.name}"))
             values = node_values(
                 node_id=i,
                 index=index,
@@ -396,6 +408,11 @@ class Cluster:
                     probe_ns=self.hosts.lab.bridge_path if self.hosts else "",
                 )
             )
+            if self.remote is not None:
+                specs[-1] = dataclasses.replace(
+                    specs[-1],
+                    remote=self.remote.remote(i, str(data_dir), specs[-1].env, self._cwd),
+                )
         return specs
 
     def _peer_entries(
@@ -415,7 +432,7 @@ class Cluster:
         """
         entries = []
         for index, peer in enumerate(self.ids, start=1):
-            if self.hosts is not None:  # netns: each member at its own address
+            if self.hosts is not None or self.remote is not None:  # each member at its address
                 entries.append(PeerEntry(peer, index, peer_port[peer], host[peer]))
                 continue
             if self.settings.wiring == "ingress" or peer == me:
@@ -426,6 +443,19 @@ class Cluster:
                 port = self._closed().port
             entries.append(PeerEntry(peer, index, port))
         return entries
+
+    def _wire_remote(self, settings: HostsSettings) -> None:
+        """Nodes on SSH hosts: peers and clients dial the hosts' addresses; faults are
+        nftables rules loaded on each host (``distlab.hosts``)."""
+        from distlab.hosts.lab import HostsLab
+        from distlab.net.netns import NetnsBackend
+        from distlab.net.network import Network
+
+        self.remote = HostsLab(self.ids, settings, self.run_dir / "ssh")
+        self.net = Network(NetnsBackend(self.remote), seed=seeds.derive(self.seed, "net"))
+        for i in self.ids:
+            self.net.add_node(i)
+        self.net.set_topology(sorted(self.links))
 
     def _closed(self) -> ClosedPort:
         if self._closed_port is None:

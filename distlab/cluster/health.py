@@ -26,7 +26,7 @@ def tcp_ok(port: int, timeout_s: float = PROBE_TIMEOUT_S, host: str = HOST, ns: 
 
         return tcp_ok_in(ns, (host, port), timeout_s)
     try:
-        with socket.create_connection((HOST, port), timeout=timeout_s):
+        with socket.create_connection((host, port), timeout=timeout_s):
             return True
     except OSError:
         return False
@@ -48,7 +48,7 @@ def http_ok(
     conn = (
         _NetnsHTTPConnection(ns, host, port, timeout=timeout_s)
         if ns
-        else http.client.HTTPConnection(HOST, port, timeout=timeout_s)
+        else http.client.HTTPConnection(host, port, timeout=timeout_s)
     )
     try:
         conn.request("GET", path)

@@ -18,12 +18,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
 from distlab import events, proc
 from distlab.cluster import health
 from distlab.errors import LabError
+
+if TYPE_CHECKING:
+    from distlab.hosts.lab import RemoteNode
 
 LOG_TAIL_LINES = 3
 PAUSE_CONFIRM_S = 2.0
@@ -66,6 +70,8 @@ class NodeSpec:
     launcher: Sequence[str] = ()
     host: str = "127.0.0.1"
     probe_ns: str = ""
+    # SSH hosts: the node runs on another machine; starts and signals go through this.
+    remote: RemoteNode | None = None
 
 
 class Node:
@@ -114,7 +120,11 @@ class Node:
         with self._lock:
             if self._proc is not None:
                 raise LabError(f"node {self.id} is {self._state}; stop it before starting it")
-            self.spec.data_dir.mkdir(parents=True, exist_ok=True)
+            if self.spec.remote is None:  # a remote data dir is made on its host
+                self.spec.data_dir.mkdir(parents=True, exist_ok=True)
+            argv = [*self.spec.launcher, *self.spec.argv]
+            if self.spec.remote is not None:
+                argv = self.spec.remote.argv(self.spec.argv)
             self._starts += 1
             with open(self.spec.log_path, "ab") as log:
                 log.write(
@@ -125,7 +135,7 @@ class Node:
                 self._log_offset = log.tell()
                 try:
                     self._proc = proc.spawn(
-                        [*self.spec.launcher, *self.spec.argv],
+                        argv,
                         run_dir=self.spec.run_dir,
                         env=self.spec.env,
                         cwd=self.spec.cwd,
@@ -156,7 +166,8 @@ class Node:
             proc_ = self._proc
         if not self._probe():
             return False
-        own_ns = not self.spec.probe_ns  # psutil sees only our namespace's sockets
+        # psutil sees only this machine's and this namespace's sockets.
+        own_ns = not self.spec.probe_ns and self.spec.remote is None
         if own_ns and self.spec.health_check in ("tcp", "http") and not self._owns_port(proc_.pid):
             tail = self.log_tail()
             self.kill()
@@ -199,6 +210,8 @@ class Node:
         with self._lock:
             if self._proc is None:
                 return
+            if self.spec.remote is not None:
+                self.spec.remote.signal("KILL")  # the ssh client's death would not reach it
             proc.kill_group(self._proc, signals.SIGKILL)
             self._reap(self._proc.wait(), expected=True)
 
@@ -208,6 +221,8 @@ class Node:
         with self._lock:
             if self._proc is None:
                 return
+            if self.spec.remote is not None:
+                self._stop_remote(grace)
             self._reap(proc.stop_group(self._proc, grace), expected=True)
 
     def pause(self) -> None:
@@ -215,8 +230,11 @@ class Node:
         with self._lock:
             self._require_running("pause")
             assert self._proc is not None
-            proc.kill_group(self._proc, signals.SIGSTOP)
-            self._wait_status(psutil.STATUS_STOPPED)
+            if self.spec.remote is not None:
+                self.spec.remote.signal("STOP")  # kill(2) returns once it is stopped
+            else:
+                proc.kill_group(self._proc, signals.SIGSTOP)
+                self._wait_status(psutil.STATUS_STOPPED)
             self._set_state(NodeState.PAUSED)
 
     def resume(self) -> None:
@@ -224,7 +242,10 @@ class Node:
         with self._lock:
             if self._state is not NodeState.PAUSED or self._proc is None:
                 raise LabError(f"node {self.id} is {self._state}; only a paused node can resume")
-            proc.kill_group(self._proc, signals.SIGCONT)
+            if self.spec.remote is not None:
+                self.spec.remote.signal("CONT")
+            else:
+                proc.kill_group(self._proc, signals.SIGCONT)
             self._set_state(NodeState.UP)
 
     def restart(self, timeout: float | None = None, grace_s: float | None = None) -> None:
@@ -282,6 +303,16 @@ class Node:
         except psutil.Error:
             return True  # it exited: the next check reports that, with its exit code
         return health.listener_is_ours(self.direct_port, pids) is not False
+
+    def _stop_remote(self, grace: float) -> None:
+        """SIGTERM on the host; SIGKILL there if the node outlives ``grace``."""
+        assert self._proc is not None and self.spec.remote is not None
+        self.spec.remote.signal("TERM")
+        self.spec.remote.signal("CONT")
+        try:
+            self._proc.wait(timeout=grace)  # ssh returns when the node exits
+        except subprocess.TimeoutExpired:
+            self.spec.remote.signal("KILL")
 
     def _require_running(self, action: str) -> None:
         if self._proc is None or self._state not in (NodeState.UP, NodeState.STARTING):

@@ -149,6 +149,28 @@ class NetworkSettings:
 
 
 @dataclass
+class HostsSettings:
+    targets: list[str] = spec(
+        factory=list,
+        help='SSH targets "user@host" or "user@host:port" the nodes run on (docs/hosts.md); '
+        "empty: nodes run here",
+    )
+    identity: str = spec("", help="private key file for every target (ssh -i); empty: ssh's own")
+    assign: dict[str, str] = spec(
+        factory=dict,
+        help='node id -> target ("n1" = "root@10.0.0.5"); nodes not named go round-robin',
+    )
+    work_dir: str = spec(
+        "/tmp/distlab-hosts",
+        help="on each host: data dirs and the record of what distlab started there",
+    )
+    ssh: list[str] = spec(
+        factory=lambda: ["ssh"],
+        help='the ssh client argv prefix (e.g. ["ssh", "-J", "jump"]); options are added',
+    )
+
+
+@dataclass
 class PostgresSettings:
     dsn: str = spec(
         "", help="use this server (or set DISTLAB_PG_DSN); empty starts a throwaway one"
@@ -214,6 +236,7 @@ class Config:
     project: ProjectSettings = field(default_factory=ProjectSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    hosts: HostsSettings = field(default_factory=HostsSettings)
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
     lab: LabSettings = field(default_factory=LabSettings)
     suites: dict[str, SuiteSettings] = field(default_factory=dict)

@@ -103,8 +103,9 @@ class NetnsBackend:
     """The ``Backend`` protocol over a ``NetnsLab``: no proxies, kernel rules."""
 
     name = "netns"
+    addressed = True  # every endpoint has an address: every pair of endpoints is a flow
 
-    def __init__(self, lab: NetnsLab) -> None:
+    def __init__(self, lab: Any) -> None:  # a NetnsLab, or a HostsLab (distlab.hosts)
         self.lab = lab
         self._lock = threading.Lock()
         self._table: dict[Flow, FlowFaults] = {}
@@ -133,12 +134,18 @@ class NetnsBackend:
 
     def check_latency(self) -> None:
         """UsageError (one line) when the kernel cannot delay packets."""
+        if not getattr(self.lab, "can_shape", True):
+            raise UsageError("bandwidth and latency faults are not shaped on SSH hosts")
         if not netem_available():
             raise UsageError(NO_NETEM)
 
     def apply(self, changes: dict[Flow, FlowFaults], reset_gaps: bool = False) -> None:
         if any(f.latency_ms > 0 or f.jitter_ms > 0 for f in changes.values()):
             self.check_latency()
+        if not getattr(self.lab, "can_shape", True) and any(
+            f.kbit_s > 0 or f.latency_ms > 0 or f.jitter_ms > 0 for f in changes.values()
+        ):
+            raise UsageError("bandwidth and latency faults are not shaped on SSH hosts")
         with self._lock:
             self._check_open()
             for flow, faults in changes.items():

@@ -146,7 +146,7 @@ class Network:
     def flows(self) -> list[Flow]:
         """Every flow that can carry traffic: both ways of each link, and of each ingress pair."""
         out: dict[Flow, None] = {}
-        if self.backend.name == "netns":  # every endpoint has an address: every pair is a flow
+        if getattr(self.backend, "addressed", False):  # every endpoint has an address
             ends = self._endpoints
             return [(a, b) for a in ends for b in ends if a != b]
         for src, dst in self._links:
