@@ -238,16 +238,20 @@ def main() -> int:
                 "porcupine-compare: c50-bad, distlab in process (parse+check) CPU", ours_bad, "s"
             )
         path = million()
-        t0 = time.perf_counter()
+        c0 = cpu_now()
         history = load(path, Register())
-        parse_s = time.perf_counter() - t0
+        parse_s = cpu_now() - c0
         result = check_linearizable(history, Register(), explain=False)
-        check_s = time.perf_counter() - t0 - parse_s
+        check_s = cpu_now() - c0 - parse_s
+        del history
         print(
-            f"1M-op file in process: parse {parse_s:.2f} s, check {check_s:.2f} s: {result.summary()}"
+            f"1M-op file in process: parse {parse_s:.2f} s CPU, check {check_s:.2f} s CPU: "
+            f"{result.summary()}"
         )
-        record("porcupine-compare: 1M-op file, distlab parse in process", parse_s, "s")
-        ours_m = timed([*DISTLAB, "--model", "register", str(path)])
+        record("porcupine-compare: 1M-op file, distlab parse in process CPU", parse_s, "s")
+        record("porcupine-compare: 1M-op file, distlab check in process CPU", check_s, "s")
+        # a generous budget: the figure is CPU, and a shared machine stretches wall time
+        ours_m = timed([*DISTLAB, "--model", "register", "--budget", "3600", str(path)])
         theirs_m = None
         if harness is not None:
             wall, cpu, out = timed([str(harness), "register", str(path)])
