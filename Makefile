@@ -29,9 +29,13 @@ test: setup lint typecheck
 	@command -v nft >/dev/null && command -v ip >/dev/null && command -v tc >/dev/null \
 		|| (apt-get update -q && apt-get install -y -q iproute2 nftables) \
 		|| { echo "make test: the netns tests need iproute2 and nftables, installed as root"; exit 1; }
+	@test -x /usr/sbin/sshd && command -v ssh >/dev/null \
+		|| (apt-get update -q && apt-get install -y -q openssh-server openssh-client) \
+		|| { echo "make test: the SSH hosts test needs openssh-server, installed as root"; exit 1; }
 	$(PY) -m pytest tests/
 	$(VENV)/bin/distlab --ci
 	$(VENV)/bin/distlab --ci --config config.netns.toml --layers distributed
+	$(PY) tests/ssh_hosts.py -- $(VENV)/bin/distlab --ci --config {config} --layers distributed
 	$(PY) suites/planted_bugs.py --runs 1 --jobs 2
 	@command -v node >/dev/null || (apt-get update -q && apt-get install -y -q nodejs) \
 		|| { echo "make test: examples/js-kv needs Node.js (apt-get install nodejs, as root)"; exit 1; }
