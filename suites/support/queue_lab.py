@@ -253,8 +253,18 @@ class QueueLab:
             t = threading.Thread(target=target, name=f"queue-lab-{target.__name__}", daemon=True)
             t.start()
             self._threads.append(t)
+        errors: list[BaseException] = []
+
+        def drive(fault: dict[str, Any]) -> None:
+            try:
+                self._drive(fault)
+            except (
+                BaseException
+            ) as e:  # re-raised below: a fault that was not played proves nothing
+                errors.append(e)
+
         drivers = [
-            threading.Thread(target=self._drive, args=(f,), daemon=True, name=f["kind"])
+            threading.Thread(target=drive, args=(f,), daemon=True, name=f["kind"])
             for f in lab_faults
         ]
         done: list[str] = []
@@ -266,6 +276,8 @@ class QueueLab:
             for d in drivers:
                 d.join()
         n.raise_errors()
+        if errors:
+            raise errors[0]
         for a in n.applied:
             # A kill's start is its planned time; its end is when the restart finished.
             self.windows.append((a.fault.at_s, a.ended_s or self.elapsed()))
