@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -72,7 +73,7 @@ class SshHost:
             "-o", "BatchMode=yes",
             "-o", "ControlMaster=auto",
             "-o", f"ControlPath={self._mux}/%C",
-            "-o", "ControlPersist=60",
+            "-o", "ControlPersist=15",
             "-o", "StrictHostKeyChecking=accept-new",
             "-o", f"UserKnownHostsFile={state_dir / 'known_hosts'}",
             "-o", "ConnectTimeout=10",
@@ -128,7 +129,7 @@ class SshHost:
         self.shell(_SWEEP.format(file=shlex.quote(self.record)))
 
     def close(self) -> None:
-        """Sweep, then stop the master connection."""
+        """Sweep, then stop the master connection and forget its socket dir."""
         try:
             self.sweep()
         finally:
@@ -137,3 +138,4 @@ class SshHost:
                 capture_output=True,
                 timeout=10,
             )
+            shutil.rmtree(self._mux, ignore_errors=True)
