@@ -32,6 +32,8 @@ SNAPSHOTTING = (
 )
 #: the long clients' timeout: past the node's 3 s bound on a forwarded request
 LONG_TIMEOUT_S = 4.0
+#: keys of the kv workload
+KV_KEYS = 200
 SHORT_TIMEOUT_S = 0.5
 
 
@@ -127,7 +129,9 @@ def test_nemesis_battery_keeps_both_histories_linearizable(
         battery_factory(cluster, seed + 7, key_prefix="kv/"),
         kv_history,
         mix=kv_mix(get=2, put=1, append=2),
-        keys=Keys.zipf(40, s=1.1),  # many keys, a few of them hot
+        # Many keys, most written a few times: a node whose state diverged keeps
+        # showing it at the end (a hot key would be overwritten back into line).
+        keys=Keys.uniform(KV_KEYS),
         clients=3,
         duration_s=length,
         timeout_s=1.0,
@@ -153,7 +157,7 @@ def test_nemesis_battery_keeps_both_histories_linearizable(
     assert register_result.verdict == "valid", register_result.report()
     assert kv_result.verdict == "valid", kv_result.report()
     assert stats.ok > 0 and kv_history.stats().ok > 0, "the workloads did nothing"
-    keys = [f"k{i}" for i in range(3)] + [f"kv/k{i}" for i in range(40)]
+    keys = [f"k{i}" for i in range(3)] + [f"kv/k{i}" for i in range(KV_KEYS)]
     assert_nodes_converge(cluster, kv, keys)
 
 
