@@ -165,8 +165,9 @@ class HostsSettings:
         help="on each host: data dirs and the record of what distlab started there",
     )
     ssh: list[str] = spec(
-        factory=lambda: ["ssh"],
-        help='the ssh client argv prefix (e.g. ["ssh", "-J", "jump"]); options are added',
+        factory=list,
+        help='the ssh client argv prefix (e.g. ["ssh", "-J", "jump"]; empty: ssh); '
+        "distlab adds its options",
     )
 
 

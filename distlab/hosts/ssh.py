@@ -83,7 +83,7 @@ class SshHost:
         if identity:
             options += ["-i", identity, "-o", "IdentitiesOnly=yes"]
         login = f"{target.user}@{target.host}" if target.user else target.host
-        self._argv = [*ssh, *options, login, "--"]
+        self._argv = [*(ssh or ["ssh"]), *options, login, "--"]
 
     def argv(self, remote: str) -> list[str]:
         """The local argv that runs the shell line ``remote`` on the host."""
