@@ -70,7 +70,7 @@ def test_cluster_session_tracks_nodes_partition_links_faults_and_throughput() ->
     assert s.links[("n1", "n3")] == {"partition": "drop"}
     assert ("n1", "n2") not in s.links  # healed after the latency window
     assert [f.fault for f in s.active_faults()] == ["partition", "kill"]
-    assert s.faults["f1"].end is not None
+    assert all(w.end is not None for w in s.faults.values() if w.id == "f1")
     fail, info = s.error_rates()
     assert 0 < fail < 0.1 and 0 < info < 0.1
     assert s.checks["linearizability"][0] == "valid"
@@ -150,3 +150,57 @@ def test_a_new_cluster_replaces_the_last_one_in_the_node_table() -> None:
     s.apply(NodeStateChanged(ts=2.0, node="n3", state="down", cluster="test_a"))
     s.apply(NodeStateChanged(ts=3.0, node="n1", state="up", cluster="test_b"))
     assert list(s.nodes) == ["n1"] and s.nodes["n1"].restarts == 0 and s.cluster == "test_b"
+
+
+# -- the fault timeline (issue 14 item 3) ---------------------------------------------
+
+
+def test_a_fault_id_fired_eight_times_is_eight_windows_in_their_own_rows() -> None:
+    from distlab.events import FaultEnd, FaultStart
+    from distlab.tui.components.fault_timeline import ordered
+
+    s = LabState()
+    for trial in range(8):  # the shrinker reuses monkey/f1 in every trial
+        s.apply(FaultStart(ts=100.0 + 10 * trial, id="monkey/f1", fault="kill", target=("n1",)))
+        s.apply(FaultEnd(ts=104.0 + 10 * trial, id="monkey/f1", fault="kill"))
+    s.apply(FaultStart(ts=200.0, id="monkey/f1", fault="kill", target=("n2",)))
+    windows = [w for w in s.faults.values() if w.id == "monkey/f1"]
+    assert [(w.start, w.end) for w in windows[:8]] == [
+        (100.0 + 10 * t, 104.0 + 10 * t) for t in range(8)
+    ]
+    assert windows[8].end is None and windows[8].target == ["n2"]
+    # Active first, then the ended ones newest at the top.
+    assert [w.start for w in ordered(s)] == [200.0, *(170.0 - 10 * t for t in range(8))]
+
+
+def test_active_faults_stay_in_the_top_rows_whatever_their_age() -> None:
+    from distlab.events import FaultEnd, FaultStart
+    from distlab.tui.components.fault_timeline import ordered
+
+    s = LabState()
+    s.apply(FaultStart(ts=1.0, id="f0", fault="pause", target=("n3",)))  # never ends
+    for i in range(1, 30):
+        s.apply(FaultStart(ts=1.0 + i, id=f"f{i}", fault="kill", target=("n1",)))
+        s.apply(FaultEnd(ts=1.5 + i, id=f"f{i}", fault="kill"))
+    top = ordered(s)[:3]
+    assert top[0].id == "f0" and top[0].end is None
+    assert [w.id for w in top[1:]] == ["f29", "f28"]
+
+
+def test_a_partition_made_by_a_test_reaches_the_timeline_once() -> None:
+    from distlab.events import FaultEnd, FaultStart, PartitionChanged
+
+    s = LabState()
+    # A distributed-layer test partitions the network itself: no nemesis fault names it.
+    s.apply(PartitionChanged(ts=10.0, shape="halves", groups=(("n1", "n2"), ("n3",)), mode="drop"))
+    assert [(w.fault, w.target) for w in s.active_faults()] == [("partition", ["n1,n2 | n3"])]
+    s.apply(PartitionChanged(ts=15.0))  # healed
+    assert s.active_faults() == [] and len(s.faults) == 1
+    # The nemesis partitions: the network change comes first, then its fault event;
+    # one window, the nemesis's own.
+    s.apply(PartitionChanged(ts=20.0, shape="isolate", groups=(("n1",), ("n2", "n3"))))
+    s.apply(FaultStart(ts=20.01, id="f1", fault="partition", target=("n1",)))
+    assert [w.id for w in s.active_faults()] == ["f1"]
+    s.apply(PartitionChanged(ts=25.0))
+    s.apply(FaultEnd(ts=25.01, id="f1", fault="partition"))
+    assert s.active_faults() == [] and len(s.faults) == 2

@@ -42,6 +42,10 @@ from distlab.results import COUNTED_OUTCOMES, FAILING_OUTCOMES
 FAILING = FAILING_OUTCOMES
 THROUGHPUT_WINDOW = 300  # samples kept for the sparkline (one a second: five minutes)
 TIMELINE_KEEP = 200  # fault windows kept
+# The fault id of a partition made on the network directly (no nemesis fault named it).
+NET_PARTITION_ID = "net/partition"
+# A nemesis partition announced within this long after a network change made that change.
+NET_PARTITION_SAME_S = 2.0
 LOG_KEEP = 200
 TALLY_KEYS = (*COUNTED_OUTCOMES, "running", "pending")
 
@@ -123,7 +127,12 @@ class NodeInfo:
 
 @dataclass
 class FaultWindow:
-    """One fault from its start to its end (``end`` None while active)."""
+    """One occurrence of a fault, from its start to its end (``end`` None while active).
+
+    Keyed by occurrence (``seq``), not by ``id``: schedules reuse ids (the
+    shrinker runs ``monkey/f1``..``f6`` in every trial), and each firing is a
+    window of its own.
+    """
 
     id: str
     fault: str
@@ -131,6 +140,7 @@ class FaultWindow:
     params: dict[str, Any]
     start: float
     end: float | None = None
+    seq: int = 0
 
 
 @dataclass
@@ -179,7 +189,9 @@ class LabState:
         self.cluster: str | None = None  # the cluster the node table shows (the latest)
         self.links: dict[tuple[str, str], dict[str, Any]] = {}
         self.partition: dict[str, Any] | None = None
-        self.faults: dict[str, FaultWindow] = {}
+        self.faults: dict[int, FaultWindow] = {}  # by occurrence (FaultWindow.seq)
+        self._fault_seq = 0
+        self._open_faults: dict[str, list[int]] = {}  # fault id -> open occurrences, oldest first
         self.samples: deque[Sample] = deque(maxlen=THROUGHPUT_WINDOW)
         self.totals = {"ok": 0, "fail": 0, "info": 0}
         self.checks: dict[str, tuple[str, str]] = {}
@@ -237,10 +249,7 @@ class LabState:
             case FaultStart():
                 self._fault_start(event)
             case FaultEnd():
-                window = self.faults.get(event.id)
-                if window is not None and window.end is None:
-                    window.end = ts
-                    self.dirty.add("faults")
+                self._fault_end(event.id, ts)
             case WorkloadSample():
                 self._workload_sample(event)
             case CheckVerdict():
@@ -420,12 +429,58 @@ class LabState:
             }
         )
         self.dirty.add("network")
+        self._net_partition(e)
+
+    def _net_partition(self, e: PartitionChanged) -> None:
+        """A partition made on the network directly (a distributed-layer test calling
+        ``cluster.partition``) is a fault window too; the nemesis's own partitions
+        arrive as FaultStart and are not shown twice."""
+        for key in self._open_faults.pop(NET_PARTITION_ID, []):
+            if key in self.faults:
+                self.faults[key].end = e.ts  # healed, or replaced by a new shape
+                self.dirty.add("faults")
+        by_nemesis = any(
+            w.fault == "partition" and w.end is None and w.id != NET_PARTITION_ID
+            for w in self.faults.values()
+        )
+        if (e.groups or e.cut) and not by_nemesis:
+            groups = " | ".join(",".join(g) for g in e.groups) or f"{len(e.cut)} links cut"
+            params = {"shape": e.shape or "custom", "mode": e.mode}
+            self._open_window(FaultWindow(NET_PARTITION_ID, "partition", [groups], params, e.ts))
 
     def _fault_start(self, e: FaultStart) -> None:
-        self.faults[e.id] = FaultWindow(e.id, e.fault, list(e.target), dict(e.params), e.ts)
+        if e.fault == "partition":
+            # The nemesis changes the network first, then announces the fault: the
+            # window opened for that change a moment ago is this fault's own.
+            for key in self._open_faults.pop(NET_PARTITION_ID, []):
+                window = self.faults.get(key)
+                if window is not None and window.start >= e.ts - NET_PARTITION_SAME_S:
+                    del self.faults[key]
+                elif window is not None:
+                    window.end = e.ts
+        self._open_window(FaultWindow(e.id, e.fault, list(e.target), dict(e.params), e.ts))
+
+    def _open_window(self, window: FaultWindow) -> None:
+        self._fault_seq += 1
+        window.seq = self._fault_seq
+        self.faults[window.seq] = window
+        self._open_faults.setdefault(window.id, []).append(window.seq)
         if len(self.faults) > TIMELINE_KEEP:
-            del self.faults[next(iter(self.faults))]
+            # Drop the oldest ended window; an active one stays however old.
+            old = next((k for k, w in self.faults.items() if w.end is not None), None)
+            del self.faults[old if old is not None else next(iter(self.faults))]
         self.dirty.add("faults")
+
+    def _fault_end(self, fault_id: str, ts: float) -> None:
+        open_keys = self._open_faults.get(fault_id)
+        if not open_keys:
+            return
+        window = self.faults.get(open_keys.pop(0))
+        if not open_keys:
+            del self._open_faults[fault_id]
+        if window is not None and window.end is None:
+            window.end = ts
+            self.dirty.add("faults")
 
     def _workload_sample(self, e: WorkloadSample) -> None:
         sample = Sample(e.ts, e.ops_per_s, e.ok, e.fail, e.info, e.p50_ms, e.p95_ms, e.p99_ms)

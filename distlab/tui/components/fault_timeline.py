@@ -8,18 +8,25 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from distlab.tui.state import LabState
+from distlab.tui.state import FaultWindow, LabState
+
+
+def ordered(state: LabState) -> list[FaultWindow]:
+    """Active faults first, then ended ones; newest at the top of each, so what is
+    in force now is visible on a small screen."""
+    windows = sorted(state.faults.values(), key=lambda f: (f.start, f.seq), reverse=True)
+    return [f for f in windows if f.end is None] + [f for f in windows if f.end is not None]
 
 
 def render_timeline(state: LabState, limit: int = 12) -> Table | Text:
-    faults = list(state.faults.values())
+    faults = ordered(state)
     if not faults:
         return Text("no faults injected", style="dim")
     origin = state.started or state.first or min(f.start for f in faults)
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
     for col in ("start", "end", "fault", "target", "params"):
         table.add_column(col, no_wrap=col != "params")
-    for f in faults[-limit:]:
+    for f in faults[:limit]:
         active = f.end is None
         table.add_row(
             f"+{f.start - origin:.1f}s",
@@ -38,7 +45,7 @@ def _target(target: Any) -> str:
 
 
 class FaultTimeline(Static):
-    """Faults, newest last."""
+    """Faults: active ones first, newest at the top."""
 
     def __init__(self, state: LabState, **kwargs: Any) -> None:
         super().__init__(**kwargs)
