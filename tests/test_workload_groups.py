@@ -144,3 +144,20 @@ def test_a_history_with_no_successful_operation_has_no_verdict(cluster: Cluster)
     assert recorder.history().ops and not any(op.type == "ok" for op in recorder.history().ops)
     result = recorder.check("register")
     assert str(result.verdict) == "unknown"  # never "valid"
+
+
+def test_a_second_workload_counts_only_its_own_ops(cluster: Cluster) -> None:
+    recorder = HistoryRecorder()
+
+    def run(n: int) -> int:
+        w = Workload(
+            lambda process: EchoClient(cluster.client_address("n1")),
+            recorder,
+            mix=OpMix({"read": 1}),
+            clients=1,
+            max_ops=n,
+        )
+        return w.run().ops
+
+    assert run(30) == 30
+    assert run(5) == 5  # not 35: the history's earlier ops are the first workload's

@@ -243,6 +243,7 @@ class Workload:
         self._started_at = 0.0
         self._ended_at = 0.0
         self._sampled = 0  # completions already reported in a sample
+        self._first = 0  # completions in the recorder before this workload started
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -256,6 +257,8 @@ class Workload:
         if self._schedule is not None:
             raise RuntimeError("a workload runs once; make a new one")
         self._schedule = _Schedule(self.max_ops, self.duration_s, self.rate)
+        # A history may already hold other workloads' ops: count and sample only ours.
+        self._first = self._sampled = len(self.recorder.completions)
         self._started_at = time.monotonic()
         for slot in self._slots:
             self._start_slot(slot)
@@ -312,7 +315,7 @@ class Workload:
     def summary(self) -> WorkloadSummary:
         """Counts so far."""
         with self._lock:
-            done = list(self.recorder.completions)
+            done = list(self.recorder.completions[self._first :])
         counts = {"ok": 0, "fail": 0, "info": 0}
         for _, kind, _ in done:
             counts[kind] += 1
