@@ -260,3 +260,11 @@ def test_a_missing_node_address_is_a_usage_error(five: Cluster) -> None:
         five.net.cut("n1", "n9")
     with pytest.raises(LabError, match=r"not known|unknown"):
         five["n9"]
+
+
+def test_reset_kills_the_live_connections_of_a_flow(five: Cluster) -> None:
+    assert five.net is not None
+    assert ask(five.client_address("n1"), "PING n2 2000") == "OK n2"  # one kept-open connection
+    assert five.net.reset([("n1", "n2")]) >= 1
+    assert ask(five.client_address("n1"), "PING n2 2000").startswith("FAIL n2")
+    assert ask(five.client_address("n1"), "PING n2 2000") == "OK n2"  # new connections work
