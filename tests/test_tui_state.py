@@ -204,3 +204,49 @@ def test_a_partition_made_by_a_test_reaches_the_timeline_once() -> None:
     s.apply(PartitionChanged(ts=25.0))
     s.apply(FaultEnd(ts=25.01, id="f1", fault="partition"))
     assert s.active_faults() == [] and len(s.faults) == 2
+
+
+# -- verdicts (issue 14 items 2, 5) -----------------------------------------------------
+
+
+def test_an_invalid_verdict_of_a_test_that_passed_is_marked_expected() -> None:
+    from distlab.events import CheckVerdict
+    from distlab.tui.components.throughput import render_compact, verdict_text
+
+    s = LabState()
+    caught = "suites/unit/test_checker.py::test_finds_the_planted_bug"
+    s.apply(
+        CheckVerdict(
+            checker="linearizability",
+            verdict="invalid",
+            nodeid=caught,
+            detail="invalid (40 ops, 2 keys, model register)",
+        )
+    )
+    assert s.checks["linearizability"][0] == "invalid"  # until the test says what it meant
+    s.apply(TestEnd(layer="unit", nodeid=caught, outcome="passed"))
+    verdict, detail = s.checks["linearizability"]
+    assert verdict_text(verdict, detail) == "INVALID (expected) (40 ops)"
+    assert "INVALID (expected)" in render_compact(s, 80).renderables[1].plain
+    # A test that fails on its checker's verdict keeps the bare, red INVALID.
+    other = "suites/distributed/test_kv.py::test_linearizable_under_partition"
+    s.apply(
+        CheckVerdict(
+            checker="linearizability",
+            verdict="invalid",
+            nodeid=other,
+            detail="invalid (90 ops, 3 keys, model register)",
+        )
+    )
+    s.apply(TestEnd(layer="distributed", nodeid=other, outcome="failed"))
+    assert verdict_text(*s.checks["linearizability"]) == "INVALID (90 ops)"
+
+
+def test_the_live_verdict_says_how_many_ops_it_judged() -> None:
+    from distlab.tui.components.throughput import verdict_text
+
+    assert verdict_text("valid", "valid (1234 ops, 5 keys, model kv)") == "VALID (1234 ops)"
+    assert (
+        verdict_text("unknown", "no verdict: no operation succeeded (70 ops, none ok)")
+        == "UNKNOWN (70 ops)"
+    )

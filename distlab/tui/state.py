@@ -42,6 +42,8 @@ from distlab.results import COUNTED_OUTCOMES, FAILING_OUTCOMES
 FAILING = FAILING_OUTCOMES
 THROUGHPUT_WINDOW = 300  # samples kept for the sparkline (one a second: five minutes)
 TIMELINE_KEEP = 200  # fault windows kept
+# A checker's INVALID in a test that then passed: the test asserted the violation.
+EXPECTED_INVALID = "invalid (expected)"
 # The fault id of a partition made on the network directly (no nemesis fault named it).
 NET_PARTITION_ID = "net/partition"
 # A nemesis partition announced within this long after a network change made that change.
@@ -195,6 +197,9 @@ class LabState:
         self.samples: deque[Sample] = deque(maxlen=THROUGHPUT_WINDOW)
         self.totals = {"ok": 0, "fail": 0, "info": 0}
         self.checks: dict[str, tuple[str, str]] = {}
+        # checker -> the test whose history it judged last: a test that passes although
+        # its checker said invalid expected that (it asserts the checker finds a bug).
+        self._check_tests: dict[str, str] = {}
         self.gates: dict[str, Gate] = {}
         self.metrics: dict[tuple[str, str], tuple[Any, str]] = {}
         self.logs: deque[tuple[float, str, str]] = deque(maxlen=LOG_KEEP)
@@ -254,6 +259,7 @@ class LabState:
                 self._workload_sample(event)
             case CheckVerdict():
                 self.checks[event.checker] = (event.verdict, event.detail)
+                self._check_tests[event.checker] = event.nodeid
                 self.dirty.add("checks")
             case GateResult():
                 self.gates[event.name] = Gate(
@@ -362,6 +368,12 @@ class LabState:
             test.file = e.file
         if e.line is not None:
             test.line = e.line
+        if e.outcome in ("passed", "xfailed"):
+            for checker, nodeid in self._check_tests.items():
+                verdict, detail = self.checks.get(checker, ("", ""))
+                if nodeid == e.nodeid and verdict == "invalid":
+                    self.checks[checker] = (EXPECTED_INVALID, detail)
+                    self.dirty.add("checks")
 
     def _node(self, node_id: str) -> NodeInfo:
         node = self.nodes.get(node_id)

@@ -3,16 +3,30 @@ rates, and the live checker verdicts."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
-from distlab.tui.state import LabState
+from distlab.tui.state import EXPECTED_INVALID, LabState
 
 BARS = " ▁▂▃▄▅▆▇█"
-VERDICT_STYLE = {"valid": "bold green", "invalid": "bold red", "unknown": "yellow"}
+VERDICT_STYLE = {
+    "valid": "bold green",
+    "invalid": "bold red",
+    "unknown": "yellow",
+    EXPECTED_INVALID: "green",  # a test that asserted a violation found it: no alarm
+}
+
+
+def verdict_text(verdict: str, detail: str) -> str:
+    """``VALID (1234 ops)``: a verdict says how much history it judged (an empty one
+    proves nothing); ``INVALID (expected)`` where a passing test asserted the violation."""
+    shown = "INVALID (expected)" if verdict == EXPECTED_INVALID else verdict.upper()
+    judged = re.search(r"\((\d+) ops", detail)
+    return f"{shown} ({judged.group(1)} ops)" if judged else shown
 
 
 def sparkline(values: list[float], top: float) -> str:
@@ -40,9 +54,9 @@ def render_compact(state: LabState, width: int) -> RenderableType:
         ("  p99 ", "bold"),
         _ms(last.p99_ms if last else None),
     )
-    for checker, (verdict, _) in sorted(state.checks.items()):
+    for checker, (verdict, detail) in sorted(state.checks.items()):
         tail.append(f"  {checker} ", style="bold")
-        tail.append(verdict.upper(), style=VERDICT_STYLE.get(verdict, ""))
+        tail.append(verdict_text(verdict, detail), style=VERDICT_STYLE.get(verdict, ""))
     return Group(head, tail)
 
 
@@ -89,7 +103,7 @@ def render_throughput(state: LabState, width: int) -> RenderableType:
         lines.append(
             Text.assemble(
                 (f"{checker} ", "bold"),
-                (verdict.upper(), VERDICT_STYLE.get(verdict, "")),
+                (verdict_text(verdict, ""), VERDICT_STYLE.get(verdict, "")),
                 f"  {detail}",
             )
         )
