@@ -128,6 +128,17 @@ class KV:
 
 
 @pytest.fixture
+def nemesis_role_probe(request: pytest.FixtureRequest) -> Any:
+    """The reference node's own status as the role probe, in every test with a cluster:
+    the nemesis's leader/follower targets, and the node table's roles during a run."""
+    if "cluster" not in request.fixturenames:
+        return None
+    from support.refsys_client import role_probe
+
+    return role_probe(request.getfixturevalue("cluster"))
+
+
+@pytest.fixture
 def kv(cluster: Any) -> Iterator[KV]:
     """The ``cluster`` with an event loop and reference clients (see ``KV``)."""
     harness = KV(cluster)
