@@ -43,6 +43,10 @@ StrictModes no
 PidFile none
 MaxSessions 100
 MaxStartups 100
+# bash sources ~/.bashrc for a command run by sshd only at shell level 1; this
+# machine's root .bashrc runs pyenv init (about 1.5 s a call), which a real test
+# host would not. Hosts still run every command through the user's shell.
+SetEnv SHLVL=1
 """
 CONFIG = """\
 # Written by tests/ssh_hosts.py: the reference system's nodes on {n} SSH hosts.

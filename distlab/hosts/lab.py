@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,10 +76,10 @@ class HostsLab:
                 state_dir=state_dir,
             )
         self.address = {n: t.host for n, t in self.placement.items()}
-        # What a dead control node left: its nodes, and its fault table.
-        for host in self._hosts.values():
-            host.sweep()
-            host.shell(f"nft delete table inet {TABLE} 2>/dev/null; true")
+        # What a dead control node left: its nodes, and its fault table. Hosts side by
+        # side: the first call to each one opens its master connection (a handshake).
+        with ThreadPoolExecutor(max_workers=len(self._hosts)) as pool:
+            list(pool.map(_clean, self._hosts.values()))
 
     def host(self, node: str) -> SshHost:
         return self._hosts[self.placement[node].text]
@@ -106,8 +107,17 @@ class HostsLab:
 
     def close(self) -> None:
         """Delete the fault table, kill what is left, close the connections."""
-        for host in self._hosts.values():
+
+        def close_one(host: SshHost) -> None:
             try:
                 host.shell(f"nft delete table inet {TABLE} 2>/dev/null; true")
             finally:
                 host.close()
+
+        with ThreadPoolExecutor(max_workers=len(self._hosts)) as pool:
+            list(pool.map(close_one, self._hosts.values()))
+
+
+def _clean(host: SshHost) -> None:
+    host.sweep()
+    host.shell(f"nft delete table inet {TABLE} 2>/dev/null; true")
