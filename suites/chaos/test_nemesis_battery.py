@@ -48,6 +48,20 @@ def _plan(case: str, leader: str, followers: list[str], length: float) -> list[d
             {"kind": "pause", "target": leader, "at_s": 1.0, "duration_s": 2.5},
             {"kind": "pause", "target": f1, "at_s": 1.0 + every * 2, "duration_s": 1.5},
         ]
+    if case == "pause-isolated-leader":
+        # Cut off and frozen at once: resumed while still cut off, it wakes up
+        # believing it leads (its clock stopped too), with its clients' requests
+        # waiting in its sockets.
+        rounds = [(1.0, leader), (1.0 + every * 2, "leader")]
+        return [
+            fault
+            for at, who in rounds
+            for fault in (
+                {"kind": "partition", "shape": "isolate", "target": who, "at_s": at}
+                | {"duration_s": 3.5},
+                {"kind": "pause", "target": who, "at_s": at + 0.05, "duration_s": 2.0},
+            )
+        ]
     if case == "kill-leader-repeatedly":
         return [
             {"kind": "kill", "target": "leader", "at_s": 1.0 + k * every, "duration_s": 1.5}
@@ -89,6 +103,7 @@ def _plan(case: str, leader: str, followers: list[str], length: float) -> list[d
 
 CASES = [
     pytest.param("pause-leader-then-follower"),
+    pytest.param("pause-isolated-leader"),
     pytest.param("kill-leader-repeatedly"),
     pytest.param("isolate-old-leader"),
     pytest.param("majorities-ring", marks=pytest.mark.cluster(nodes=5)),
