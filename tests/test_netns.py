@@ -154,14 +154,19 @@ def _root_view() -> dict[str, str]:
     }
 
 
-def test_root_namespace_is_untouched_by_a_run(tmp_path: Path) -> None:
+def test_root_namespace_is_untouched_and_the_lab_is_gone_after_a_run(tmp_path: Path) -> None:
     before = _root_view()
     with Cluster(netns_echo(nodes=3), tmp_path, network=NETNS) as cluster:
         assert cluster.net is not None
         cluster.net.partition_shape("isolate", node="n1")
         cluster.net.bandwidth([("n2", "n3")], 500)
         assert _root_view() == before  # during the run too
+        assert cluster.hosts is not None
+        ours = {os.stat(ns.path).st_ino for ns in cluster.hosts.lab.spaces.values()}
+        assert len(ours) == 4 and ours <= _netns_inodes()
     assert _root_view() == before
+    # Teardown freed the namespaces themselves (and with them veths, bridge, rules).
+    assert wait_for(lambda: not (ours & _netns_inodes()), deadline_s=10)
 
 
 def _netns_inodes() -> set[int]:
