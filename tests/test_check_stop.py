@@ -60,8 +60,25 @@ def test_forked_workers_stop_once_one_is_invalid() -> None:
     result = check_linearizable(_history(1), Register(), budget_s=60, workers=2, slice_s=0)
     keys = _by_key(result.keys)
     assert keys["bad"].verdict is Verdict.INVALID
+    # stopped mid-search, or before its worker began it: either way not
+    # searched to its budget
     assert keys["hard0"].reason == "stopped", keys["hard0"]
-    assert keys["hard0"].steps > 0  # it was running, not just never started
+
+
+def test_a_running_search_ends_when_told_to_stop() -> None:
+    from distlab.checkers.linearizability import partitions
+    from distlab.checkers.wgl import search
+
+    ops = partitions(_history(1), Register())["hard0"]
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 3  # after three clock checks (about 8,000 steps)
+
+    res = search(ops, Register(), stop=stop)
+    assert res.verdict is Verdict.UNKNOWN and res.reason == "stopped"
+    assert res.steps > 3 * 2048
 
 
 def test_forkserver_workers_stop_too() -> None:
