@@ -78,8 +78,13 @@ class HostsLab:
         self.address = {n: t.host for n, t in self.placement.items()}
         # What a dead control node left: its nodes, and its fault table. Hosts side by
         # side: the first call to each one opens its master connection (a handshake).
-        with ThreadPoolExecutor(max_workers=len(self._hosts)) as pool:
-            list(pool.map(_clean, self._hosts.values()))
+        try:
+            with ThreadPoolExecutor(max_workers=len(self._hosts)) as pool:
+                list(pool.map(_clean, self._hosts.values()))
+        except BaseException:
+            for host in self._hosts.values():
+                host.close_master()
+            raise
 
     def host(self, node: str) -> SshHost:
         return self._hosts[self.placement[node].text]
@@ -119,5 +124,6 @@ class HostsLab:
 
 
 def _clean(host: SshHost) -> None:
+    host.connect()
     host.sweep()
     host.shell(f"nft delete table inet {TABLE} 2>/dev/null; true")

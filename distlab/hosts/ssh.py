@@ -17,10 +17,12 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from distlab import proc
 from distlab.errors import LabError, UsageError
 
 CALL_TIMEOUT_S = 30.0
@@ -69,11 +71,12 @@ class SshHost:
         self.work = f"{work_dir.rstrip('/')}/{target.host}"
         self.record = f"{self.work}/started"
         self._mux = tempfile.mkdtemp(prefix="dl-ssh-")  # a socket path must stay short
+        self._socket = Path(self._mux) / "m"
+        self._log = state_dir / f"ssh-{target.host}.log"
+        self._master: subprocess.Popen[bytes] | None = None
         options = [
             "-o", "BatchMode=yes",
-            "-o", "ControlMaster=auto",
-            "-o", f"ControlPath={self._mux}/%C",
-            "-o", "ControlPersist=15",
+            "-o", f"ControlPath={self._socket}",
             "-o", "StrictHostKeyChecking=accept-new",
             "-o", f"UserKnownHostsFile={state_dir / 'known_hosts'}",
             "-o", "ConnectTimeout=10",
@@ -82,8 +85,31 @@ class SshHost:
         ]  # fmt: skip
         if identity:
             options += ["-i", identity, "-o", "IdentitiesOnly=yes"]
-        login = f"{target.user}@{target.host}" if target.user else target.host
-        self._argv = [*(ssh or ["ssh"]), *options, login, "--"]
+        self._login = f"{target.user}@{target.host}" if target.user else target.host
+        self._ssh = [*(ssh or ["ssh"]), *options]
+        self._argv = [*self._ssh, "-o", "ControlMaster=no", self._login, "--"]
+
+    def connect(self) -> None:
+        """Open the master connection as a child of ours (``distlab.proc``), so the
+        guardian ends it, and with it every session, when this control node dies."""
+        argv = [*self._ssh, "-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-N", self._login]
+        with open(self._log, "ab") as log:
+            self._master = proc.spawn(argv, stdout=log, label=f"ssh:{self.target.text}")
+        deadline = time.monotonic() + CALL_TIMEOUT_S
+        while not self._socket.exists():
+            if self._master.poll() is not None or time.monotonic() > deadline:
+                tail = self._log.read_text(errors="replace").strip().splitlines()[-1:] or [
+                    "no output"
+                ]
+                self.close_master()
+                raise LabError(f"host {self.target.text}: cannot connect over SSH: {tail[0]}")
+            time.sleep(0.02)
+
+    def close_master(self) -> None:
+        if self._master is not None:
+            proc.stop_group(self._master, 2.0)
+            self._master = None
+        shutil.rmtree(self._mux, ignore_errors=True)
 
     def argv(self, remote: str) -> list[str]:
         """The local argv that runs the shell line ``remote`` on the host."""
@@ -131,11 +157,7 @@ class SshHost:
     def close(self) -> None:
         """Sweep, then stop the master connection and forget its socket dir."""
         try:
-            self.sweep()
+            if self._master is not None:
+                self.sweep()
         finally:
-            subprocess.run(
-                [*self._argv[:-2], "-O", "exit", self._argv[-2]],
-                capture_output=True,
-                timeout=10,
-            )
-            shutil.rmtree(self._mux, ignore_errors=True)
+            self.close_master()
