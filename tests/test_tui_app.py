@@ -36,6 +36,7 @@ class Recorder(ReplayBackend):
 
     def __init__(self, name: str, lab: bool = False) -> None:
         super().__init__(DATA / f"events_{name}.jsonl")
+        self.runs_suites = not lab  # stands for the runner, or for a lab session
         self.controls = self if lab else None
         self.calls: list[tuple[Any, ...]] = []
 
@@ -401,6 +402,19 @@ async def test_events_keep_flowing_while_help_or_a_failure_is_open() -> None:
         assert "✗1" in str(app.query_one(SuitesTree)._layers["unit"].label)
 
 
+def record_toasts(app: DistlabApp) -> list[str]:
+    """Every toast's text from now on (toasts expire from the screen; this list does not)."""
+    said: list[str] = []
+    real = app.notify
+
+    def notify(message: str, **options: Any) -> None:
+        said.append(str(message))
+        real(message, **options)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return said
+
+
 def footer_text(app: DistlabApp) -> str:
     from textual.widgets import Footer
 
@@ -418,6 +432,7 @@ async def test_lab_focus_survives_the_partition_menu_and_tab_switches() -> None:
     app = DistlabApp(backend, initial_tab="cluster")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        toasts = record_toasts(app)
         table = app.query_one(NodeTable)
         assert app.focused is table
         await pilot.press("down")
@@ -437,12 +452,9 @@ async def test_lab_focus_survives_the_partition_menu_and_tab_switches() -> None:
         await pilot.press("1", "k")
         assert app.main.query_one(TabbedContent).active == "cluster"
         await app.workers.wait_for_complete()
-        await pilot.pause()
-        toasts = [str(n.message) for n in app._notifications]
         assert "killing n2…" in toasts
         await pilot.press("p", "r")
         await app.workers.wait_for_complete()
-        toasts = [str(n.message) for n in app._notifications]
         assert "pausing/resuming n2…" in toasts and "restarting n2…" in toasts
     assert [c for c in backend.calls if c[0] in ("kill", "pause", "restart")] == [
         ("kill", "n2"),
@@ -473,3 +485,34 @@ async def test_at_80_columns_the_footer_keeps_q_quit_in_every_mode() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
             assert "q Quit" in footer_text(app), footer_text(app)
+
+
+@pilot_test
+async def test_a_in_a_replay_leaves_the_replay_as_it_was_and_the_footer_has_no_run_keys() -> None:
+    app = replay_app("finished")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        toasts = record_toasts(app)
+        before = (app.state.counts(), app.state.verdict, sorted(app.state.gates))
+        assert before[0]["total"] > 0 and before[1] is not None
+        footer = footer_text(app)
+        assert "Run all" not in footer and "Rerun failed" not in footer, footer
+        assert "Stop" not in footer and "Filter" in footer, footer
+        await pilot.press("a")  # hidden: does nothing
+        app.action_run_all()  # as if it got through anyway: the back end refuses
+        await settle(app, pilot)
+        assert (app.state.counts(), app.state.verdict, sorted(app.state.gates)) == before
+        assert any("this is a replay" in t for t in toasts), toasts
+
+
+@pilot_test
+async def test_a_clears_the_last_run_only_when_the_back_end_accepts() -> None:
+    backend = Recorder("finished")
+    app = DistlabApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.state.verdict is not None
+        await pilot.press("a")
+        await pilot.pause()
+        assert ("run", None, None) in backend.calls
+        assert app.state.verdict is None and app.state.counts()["failed"] == 0

@@ -31,6 +31,8 @@ def replay_app(name: str, **options: Any) -> DistlabApp:
 class IdleBackend(ReplayBackend):
     """Nothing to show yet: the dashboard as it opens, before any run."""
 
+    runs_suites = True  # as `distlab` opens: `a` runs the suites
+
     def __init__(self) -> None:
         super().__init__(Path("events.jsonl"))
         self.name = "reference-system"

@@ -22,6 +22,7 @@ class Backend(Protocol):
 
     name: str
     controls: LabControls | None  # a lab's fault keys; None: no fault keys
+    runs_suites: bool  # False: the run keys (a, f, s, enter on a test) are hidden
 
     def start(self, feed: EventFeed) -> None: ...
     def run(
@@ -36,6 +37,7 @@ class ReplayBackend:
     """A finished run read from its events file: everything to see, nothing to run."""
 
     controls: LabControls | None = None
+    runs_suites = False
 
     def __init__(self, path: Path, speed: float | None = None) -> None:
         self.path = path
@@ -70,6 +72,7 @@ class RunBackend:
     """The runner over a loaded config: one ``distlab.runner.Run`` at a time."""
 
     controls: LabControls | None = None
+    runs_suites = True
 
     def __init__(
         self,

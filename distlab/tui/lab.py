@@ -17,6 +17,8 @@ from distlab.tui.feed import EventFeed, FileReader
 class LabBackend:
     """The dashboard's ``Backend`` for a lab session; ``controls`` are its fault keys."""
 
+    runs_suites = False
+
     def __init__(self, session: LabSession) -> None:
         self.session = session
         self.name = session.name
