@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -46,6 +46,8 @@ MAX_STATES = 2_000_000
 # times what its search took.
 CX_MIN_S = 2.0
 CX_FACTOR = 5.0
+# The reason of a key with no successful operation: judged neither way.
+NO_SUCCESS = "no operation succeeded"
 # Keys up to this many ops record their longest linearization during the check
 # (copying the stack at each new depth is quadratic in the worst case).
 TRACK_MAX_OPS = 5000
@@ -247,11 +249,26 @@ def _check(
         outcomes[n] = (res, elapsed + outcomes[n][1])
     results = []
     for (key, ops), (res, elapsed) in zip(items, outcomes, strict=True):
+        if not any(op.type == "ok" for op in ops):
+            # Nothing on this key certainly happened, so nothing can contradict the
+            # model: "valid" would be vacuous. The key has no verdict, and says why.
+            results.append(KeyResult(key, Verdict.UNKNOWN, len(ops), elapsed, NO_SUCCESS))
+            continue
         kr = KeyResult(key, res.verdict, len(ops), elapsed, res.reason, res.steps, res.states)
         if res.verdict is Verdict.INVALID and explain:
             kr.explainer = _explainer(key, ops, model, elapsed, budget_s, res)
         results.append(kr)
-    verdict = compose(k.verdict for k in results)
+    # Keys whose ops all failed (or were reads that timed out) have nothing to place
+    # at all; they are keys of the history all the same, with no verdict.
+    seen = history.keys()  # a History, not a dict: every key named, first-seen order
+    missing = [key for key in seen if key not in parts]
+    if missing:
+        counts = Counter(op.key for op in history.ops)
+        for key in missing:
+            results.append(KeyResult(key, Verdict.UNKNOWN, counts[key], 0.0, NO_SUCCESS))
+    # The history's verdict is over the keys that could be judged; with none, there is none.
+    judged = [k for k in results if k.reason != NO_SUCCESS]
+    verdict = compose(k.verdict for k in judged) if judged else Verdict.UNKNOWN
     return LinearizabilityResult(
         model.name, verdict, results, time.monotonic() - start, len(history.ops)
     )
