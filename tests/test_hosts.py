@@ -115,3 +115,16 @@ def test_what_a_dead_control_node_left_on_the_hosts_dies_at_the_next_start(tmp_p
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "SWEPT" in done.stdout
+
+
+def test_a_host_that_does_not_answer_is_one_line_naming_it(tmp_path: Path) -> None:
+    from distlab.errors import LabError
+    from distlab.hosts.lab import HostsLab
+
+    # Port 1 on loopback: nothing listens, and no traffic leaves this machine.
+    with pytest.raises(LabError) as error:
+        HostsLab(["n1"], HostsSettings(targets=["root@127.0.0.1:1"]), tmp_path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("host root@127.0.0.1:1: cannot connect over SSH: ")
+    assert "refused" in message
