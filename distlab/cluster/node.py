@@ -345,15 +345,16 @@ class Node:
     def _set_state(self, state: NodeState) -> None:
         self._state = state
         events.emit(
-            events.NODE_STATE,
-            node=self.id,
-            state=str(state),
-            pid=self.pid,
-            exit_code=self.exit_code,
-            signal=self.signal,
-            port=self.port,
-            cluster=self.spec.cluster,
-            log=str(self.spec.log_path),
+            events.NodeStateChanged(
+                node=self.id,
+                state=str(state),
+                pid=self.pid,
+                exit_code=self.exit_code,
+                signal=self.signal,
+                port=self.port,
+                cluster=self.spec.cluster,
+                log=str(self.spec.log_path),
+            )
         )
 
 

@@ -38,10 +38,11 @@ def find_leader(
         waited = time.monotonic() - started
         if len(leaders) > 1 and waited >= settle_s:
             events.emit(
-                events.LOG,
-                level="warning",
-                source="nemesis",
-                message=f"{', '.join(leaders)} all claim to lead after {waited:.1f} s; aiming at {leaders[0]}",
+                events.Log(
+                    level="warning",
+                    source="nemesis",
+                    message=f"{', '.join(leaders)} all claim to lead after {waited:.1f} s; aiming at {leaders[0]}",
+                )
             )
             return leaders[0]
         if waited >= timeout_s:

@@ -194,7 +194,14 @@ class Network:
         _check_mode(mode)
         self._partition, self._partition_mode = partition, mode
         self._sync()
-        events.emit(events.PARTITION, mode=mode, **partition.describe())
+        events.emit(
+            events.PartitionChanged(
+                mode=mode,
+                shape=partition.shape,
+                groups=tuple(tuple(g) for g in partition.groups),
+                cut=tuple(tuple(flow) for flow in sorted(partition.cut)),
+            )
+        )
         return partition
 
     def cut(self, src: str, dst: str, mode: str = "drop") -> None:
@@ -238,10 +245,11 @@ class Network:
             flows = self._resolve(links)
             count = self.backend.reset(flows)
         events.emit(
-            events.LOG,
-            level="info",
-            source="net",
-            message=f"reset {count} connection(s) on {len(flows)} flow(s)",
+            events.Log(
+                level="info",
+                source="net",
+                message=f"reset {count} connection(s) on {len(flows)} flow(s)",
+            )
         )
         return count
 
@@ -269,7 +277,7 @@ class Network:
                     self._partition = Partition(p.shape, p.groups, rest) if rest else None
             self._sync(reset_gaps)
             if had and self._partition is None:
-                events.emit(events.PARTITION, shape=None, groups=[], cut=[], mode=None)
+                events.emit(events.PartitionChanged())
 
     def _change(self, links: Iterable[LinkSpec] | None, **faults: Any) -> None:
         for flow in self._resolve(links):
@@ -320,7 +328,7 @@ class Network:
         self.backend.apply(changes, reset_gaps)
         self._applied = new
         for (src, dst), faults in sorted(changes.items()):
-            events.emit(events.LINK_STATE, src=src, dst=dst, faults=faults.to_dict())
+            events.emit(events.LinkState(src=src, dst=dst, faults=faults.to_dict()))
 
     # -- looking -----------------------------------------------------------
 

@@ -467,16 +467,17 @@ class Workload:
         latencies.sort()
         schedule = self._schedule
         events.emit(
-            events.WORKLOAD_SAMPLE,
-            ops_per_s=len(done) / interval_s,
-            ok=counts["ok"],
-            fail=counts["fail"],
-            info=counts["info"],
-            p50_ms=_pct(latencies, 50),
-            p95_ms=_pct(latencies, 95),
-            p99_ms=_pct(latencies, 99),
-            lag_ms=None if schedule is None or self.rate is None else schedule.lag_s * 1000,
-            workload=self.name,
+            events.WorkloadSample(
+                ops_per_s=len(done) / interval_s,
+                ok=counts["ok"],
+                fail=counts["fail"],
+                info=counts["info"],
+                p50_ms=_pct(latencies, 50),
+                p95_ms=_pct(latencies, 95),
+                p99_ms=_pct(latencies, 99),
+                lag_ms=None if schedule is None or self.rate is None else schedule.lag_s * 1000,
+                workload=self.name,
+            )
         )
 
 
