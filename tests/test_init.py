@@ -185,3 +185,24 @@ def test_the_scaffold_is_clean_python_under_ruff_defaults(tmp_path: Path) -> Non
             [ruff, *args], cwd=tmp_path, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_on_a_terminal_a_bad_answer_is_asked_again_then_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    answers = iter([ECHO_COMMAND, "demo", "seven", "3", "udp", "tcp", "star", "per-link"])
+    monkeypatch.setattr(builtins, "input", lambda prompt: next(answers))
+    assert main(["init", str(tmp_path / "ok")]) == 0
+    out = capsys.readouterr().out
+    assert "got 'seven'; try again" in out and "'udp' is not one of" in out, out
+    assert "wiring must be one of per-link, ingress, got 'star'; try again" in out, out
+    assert "nodes = 3" in (tmp_path / "ok" / "config.toml").read_text()
+    # Three bad answers in a row: the reason, one line, exit 2, nothing written.
+    answers = iter([ECHO_COMMAND, "demo", "0", "x", "-1"])
+    monkeypatch.setattr(builtins, "input", lambda prompt: next(answers))
+    assert main(["init", str(tmp_path / "no")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("distlab: error: nodes must be") and err.count("\n") == 1, err
+    assert not (tmp_path / "no").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from distlab.errors import ExitCode, UsageError
+from distlab.scaffold.answers import WIRINGS
 
 EPILOG = """\
 examples:
@@ -104,14 +105,16 @@ def run(args: argparse.Namespace) -> int:
             "'node server.js --id {id} --port {port} --peer-port {peer_port} --peers {peers}')"
         )
     name = args.name or (ask("Project name", _dir_name(directory)) if ask else _dir_name(directory))
-    nodes = args.nodes or (_asked_nodes(ask("Nodes", str(DEFAULT_NODES))) if ask else DEFAULT_NODES)
+    nodes = args.nodes or (
+        _asked_nodes(ask("Nodes", str(DEFAULT_NODES), _asked_nodes)) if ask else DEFAULT_NODES
+    )
     health = args.health or (
-        ask("Health check: tcp | http:/PATH | command:CMD | none", DEFAULT_HEALTH)
+        ask("Health check: tcp | http:/PATH | command:CMD | none", DEFAULT_HEALTH, parse_health)
         if ask
         else DEFAULT_HEALTH
     )
     wiring = args.wiring or (
-        ask("Wiring: per-link | ingress", DEFAULT_WIRING) if ask else DEFAULT_WIRING
+        ask("Wiring: per-link | ingress", DEFAULT_WIRING, _asked_wiring) if ask else DEFAULT_WIRING
     )
     identify = args.identify or ""
     if wiring == "ingress" and not identify and ask:
@@ -155,13 +158,36 @@ def _dir_name(directory: Path) -> str:
     return directory.resolve().name or "my-system"
 
 
-def _prompter() -> Callable[[str, str], str]:
-    def ask(question: str, default: str) -> str:
+def _asked_wiring(text: str) -> str:
+    if text not in WIRINGS:
+        raise UsageError(f"wiring must be one of {', '.join(WIRINGS)}, got {text!r}")
+    return text
+
+
+# On a terminal a bad answer is asked again (with the one-line reason) this
+# often before init gives up with that reason and exit 2, as a bad flag would.
+ASK_TRIES = 3
+
+Prompt = Callable[..., str]
+
+
+def _prompter() -> Prompt:
+    def ask(question: str, default: str, check: Callable[[str], object] | None = None) -> str:
         shown = f" [{default}]" if default else ""
-        try:
-            answer = input(f"{question}{shown}: ").strip()
-        except EOFError:
-            answer = ""
-        return answer or default
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                answer = input(f"{question}{shown}: ").strip() or default
+            except EOFError:
+                answer = default
+            try:
+                if check is not None:
+                    check(answer)
+                return answer
+            except UsageError as e:
+                if tries >= ASK_TRIES:
+                    raise
+                print(f"  {e.message}; try again")
 
     return ask
