@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from distlab.lab.controls import LabControls
@@ -46,7 +47,8 @@ APPLY_BUDGET_S = 0.04  # per flush, folding events into the state
 APPLY_SLICE = 2000
 WIDE_COLUMNS = 120  # from here on, panels sit side by side
 LAB_ACTIONS = frozenset({"kill", "pause", "restart", "partition", "latency", "heal"})
-RUN_ACTIONS = frozenset({"run_all", "run_selected", "rerun_failed", "filter", "open_editor"})
+RUN_ACTIONS = frozenset({"run_all", "run_selected", "rerun_failed"})
+SUITE_ACTIONS = frozenset({"filter", "open_editor"})  # about tests: not in a lab session
 
 
 def _b(
@@ -126,6 +128,8 @@ class DistlabApp(App[int]):
         self.started = threading.Event()  # the back end has been started
         self._last_flush = 0.0
         self._beat_at = 0.0
+        self._pump_timers: list[Timer] = []
+        self._pump_stopped = False
 
     # -- layout --------------------------------------------------------------------------
 
@@ -178,15 +182,34 @@ class DistlabApp(App[int]):
         def wake() -> None:
             self.post_message(EventsPending())
 
+        if self._pump_stopped:
+            return  # quit before the first frame
         self.feed.connect(wake)
-        self.set_interval(FLUSH_EVERY_S, self.flush)
+        self._pump_timers.append(self.set_interval(FLUSH_EVERY_S, self.flush))
         self._beat_at = time.perf_counter()
-        self.set_interval(0.05, self._heartbeat)
+        self._pump_timers.append(self.set_interval(0.05, self._heartbeat))
         self._refresh_all()
         self.backend.start(self.feed)
         self.started.set()
 
     # -- the event pump ------------------------------------------------------------------
+
+    def exit(self, result: int | None = None, return_code: int = 0, message: Any = None) -> None:
+        """Stop the event pump, then leave: a flush that fired while Textual takes the
+        screens down found no widgets (``NoMatches`` in ``_redraw``), crashing the exit."""
+        self.stop_pump()
+        super().exit(result, return_code, message)
+
+    def stop_pump(self) -> None:
+        """No more flushes or redraws; events still arriving stay in the feed."""
+        self._pump_stopped = True
+        self.feed.connect(_ignore)
+        for timer in self._pump_timers:
+            timer.stop()
+        self._pump_timers.clear()
+
+    def on_unmount(self) -> None:
+        self.stop_pump()  # every way out (a lost driver too), not only exit()
 
     def on_events_pending(self, _: EventsPending) -> None:
         # A burst right after a quiet spell shows at once; steady streams ride the interval.
@@ -195,6 +218,10 @@ class DistlabApp(App[int]):
 
     def flush(self) -> None:
         """Fold waiting events into the state and redraw what changed."""
+        # Not running: Textual's _shutdown (also what run_test does on leaving) clears
+        # that flag first and only then takes the screens down, awaiting as it goes.
+        if self._pump_stopped or not self.is_running:
+            return
         if self.live_clock and self.backend.busy():
             self.state.now = max(self.state.now, time.time())
             self.state.dirty.add("clock")
@@ -279,6 +306,8 @@ class DistlabApp(App[int]):
         last events (the gates, the run's end) undrawn: flush until nothing waits.
         """
         for _ in range(100_000):
+            if self._pump_stopped:
+                return
             self.flush()
             if not len(self.feed) and not (self.state.dirty - {"clock"}):
                 return
@@ -313,22 +342,30 @@ class DistlabApp(App[int]):
         lab = self.backend.controls is not None
         if action in LAB_ACTIONS:
             return lab  # False hides them outside lab mode
-        # A lab session has no suites to run.
-        return not (action in RUN_ACTIONS and lab)
+        if action in RUN_ACTIONS:
+            return self.backend.runs_suites  # a replay or a lab session runs nothing
+        if action == "stop":
+            return self.backend.runs_suites or lab  # a replay has nothing to stop
+        return not (action in SUITE_ACTIONS and lab)
 
     def _run(
         self, *, only: dict[str, list[str]] | None, layers: list[str] | None, what: str
-    ) -> None:
+    ) -> bool:
+        """Ask the back end for a run; True if it accepted."""
         answer = self.backend.run(only=only, layers=layers)
         if answer:
             self.notify(answer, severity="warning")
-        else:
-            self.notify(f"running {what}")
+            return False
+        self.notify(f"running {what}")
+        return True
 
     def action_run_all(self) -> None:
-        if not self.backend.busy():
+        # Clear the last run's outcomes only once the back end has accepted the new
+        # one: a refusal (a replay, a run in progress) must leave the screen as it was.
+        # The run's first events wait in the feed until the next flush, on this thread,
+        # so they cannot be folded before the reset.
+        if self._run(only=None, layers=None, what="all layers"):
             self.state.reset_outcomes()
-        self._run(only=None, layers=None, what="all layers")
 
     def action_run_selected(self) -> None:
         self.main.query_one(SuitesTree).action_activate()
@@ -478,6 +515,10 @@ class DistlabApp(App[int]):
                 continue
             yield SystemCommand(binding.description, binding.tooltip, _runner(self, binding.action))
         yield from super().get_system_commands(screen)
+
+
+def _ignore() -> None:
+    """A feed's wake-up once the app has stopped listening."""
 
 
 def _runner(app: App[Any], action: str) -> Callable[[], Any]:
