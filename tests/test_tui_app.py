@@ -516,3 +516,27 @@ async def test_a_clears_the_last_run_only_when_the_back_end_accepts() -> None:
         await pilot.pause()
         assert ("run", None, None) in backend.calls
         assert app.state.verdict is None and app.state.counts()["failed"] == 0
+
+
+def test_eta_says_when_layers_are_left_out_and_shows_minutes() -> None:
+    from distlab.tui.components.layer_progress import _eta
+
+    assert _eta(3.89, 2) == "≥4s +2 layers"  # a floor, and what it leaves out
+    assert _eta(3.89, 0) == "4s"
+    assert _eta(125, 1) == "≥2m05s +1 layer"
+    assert _eta(None, 3) == "-"
+
+
+@pilot_test
+async def test_a_burst_of_warnings_is_one_toast_not_a_stack() -> None:
+    from distlab.events import Log
+
+    app = replay_app("idle")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        toasts = record_toasts(app)
+        for i in range(6):
+            app.feed.push(Log(level="warning", source="test", message=f"warning {i}"))
+        app.flush_now()
+        await pilot.pause()
+        assert toasts == ["warning 5 (+5 more)"]

@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Any
 
 # After this long without a line, --ci says what the running layers are doing.
-HEARTBEAT_QUIET_S = 60.0
+HEARTBEAT_QUIET_S = 30.0
 HEARTBEAT_CHECK_S = 5.0
 
 

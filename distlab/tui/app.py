@@ -287,10 +287,19 @@ class DistlabApp(App[int]):
     def _show_problems(self) -> None:
         # Warnings and errors (a lab that cannot start, a report not written) as toasts.
         new = min(self.state.logs_total - self._logs_shown, len(self.state.logs))
-        for _ts, level, message in list(self.state.logs)[len(self.state.logs) - new :]:
-            if level in ("warning", "error"):
-                self.notify(message, severity="error" if level == "error" else "warning", timeout=8)
+        problems = [
+            (level, message)
+            for _ts, level, message in list(self.state.logs)[len(self.state.logs) - new :]
+            if level in ("warning", "error")
+        ]
         self._logs_shown = self.state.logs_total
+        if not problems:
+            return
+        # One toast per batch, not one per warning: a burst of them stacked over the
+        # fault timeline for seconds. The newest is shown, with how many came with it.
+        level, message = problems[-1]
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        self.notify(message + more, severity="error" if level == "error" else "warning", timeout=5)
 
     def _refresh_all(self) -> None:
         self.state.dirty.update(

@@ -49,6 +49,10 @@ def run_dashboard(backend: Backend, **app_options: Any) -> int:
         with lock:
             if not closed:
                 closed = True
+                if backend.busy():
+                    # Stopping a run or a cluster takes seconds after the screen is gone;
+                    # say so rather than look hung.
+                    print(f"distlab: stopping {backend.name}…", file=sys.stderr, flush=True)
                 backend.close()
 
     def hang_up(code: int) -> None:

@@ -49,14 +49,24 @@ class LayerProgress(Static):
                     ("elapsed ", "dim"),
                     duration(s.elapsed()),
                     ("  eta ", "dim"),
-                    # Layers not collected yet are not in the count: the ETA is a floor.
-                    "≥" if s.eta() is not None and any(not lay.tests for lay in layers) else "",
-                    duration(s.eta()),
+                    _eta(s.eta(), sum(1 for lay in layers if not lay.tests)),
                 ),
             )
         else:
             table.add_row(Text("no run yet: press a to run all layers", style="dim"), "", "", "")
         self.update(table)
+
+
+def _eta(seconds: float | None, uncollected: int) -> str:
+    """The ETA at the pace so far. Layers not collected yet are not in it, so it is
+    only a floor then, and says how many layers it leaves out: "≥4s" alone read as
+    "almost done" with minutes to go."""
+    if seconds is None:
+        return "-"
+    shown = f"{seconds:.0f}s" if seconds < 60 else duration(seconds)
+    if not uncollected:
+        return shown
+    return f"≥{shown} +{uncollected} layer{'s' if uncollected > 1 else ''}"
 
 
 def _counts(c: dict[str, int], coverage: tuple[Any, str] | None = None) -> Text:
