@@ -9,9 +9,11 @@ end with ``controls`` (``distlab.lab.LabControls``) gets the fault keys.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from distlab.events import Log
 from distlab.lab.controls import LabControls
 from distlab.tui.feed import EventFeed, FileReader
 
@@ -90,7 +92,27 @@ class RunBackend:
         self._run: Any = None
 
     def start(self, feed: EventFeed) -> None:
+        """Show what will run: the gates as pending at once, the layers' tests once
+        collected (on a thread; cached by file mtimes, see ``distlab.tui.preview``)."""
+        from distlab.tui import preview
+
         self._feed = feed
+        for event in preview.gate_events(self.config):
+            feed.push(event)
+
+        def collect() -> None:
+            try:
+                found = preview.collected_events(self.config)
+            except Exception as e:  # the dashboard still opens; a run says the rest
+                feed.push(
+                    Log(level="warning", source="dashboard", message=f"cannot list tests: {e}")
+                )
+                return
+            if self._run is None:  # a run started meanwhile collects for itself
+                for event in found:
+                    feed.push(event)
+
+        threading.Thread(target=collect, name="distlab-preview", daemon=True).start()
 
     def busy(self) -> bool:
         return self._run is not None and not self._run.finished

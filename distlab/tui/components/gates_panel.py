@@ -16,6 +16,7 @@ GATE_MARKS = {
     "not-evaluated": Text("N/E", style="bold yellow"),
     "not-selected": Text("unsel", style="dim"),
     "no-baseline": Text("no bl", style="dim"),
+    "pending": Text("…", style="dim"),  # before the first run: what will be judged
 }
 
 
