@@ -100,3 +100,31 @@ def test_dirs_of_dead_owners_are_reaped_and_others_kept(tmp_path: Path) -> None:
 
         shutil.rmtree(live, ignore_errors=True)
         proc.release_dir(live)
+
+
+def test_a_stopped_layers_guardian_is_spared_so_it_removes_the_dirs() -> None:
+    """The runner stops a layer (Ctrl-C, timeout) by SIGKILLing pytest's whole tree;
+    pytest's guardian must survive that long enough to remove pytest's temp dirs."""
+    from distlab.runner.pytest_process import kill_tree
+
+    script = textwrap.dedent(
+        """
+        import time
+        from distlab import proc
+        made = proc.make_temp_dir("distlab-pg-")
+        for i in range(20000):  # like a data dir: removing it takes a while
+            (made / str(i)).touch()
+        print(made, flush=True)
+        time.sleep(120)
+        """
+    )
+    layer = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO,
+        start_new_session=True,
+    )  # fmt: skip
+    assert layer.stdout is not None
+    made = Path(layer.stdout.readline().strip())
+    assert made.exists()
+    kill_tree(layer)  # type: ignore[arg-type]
+    layer.wait()
+    assert _wait_gone(made, within_s=2.0), f"{made} outlived the stopped layer"

@@ -57,9 +57,10 @@ def _remove_dirs(dirs):
     import shutil
     import time
 
-    # The groups were just SIGKILLed; a dying process may still hold a file open
-    # for a moment, which does not stop an unlink on Linux, but try twice.
-    for _attempt in range(2):
+    # The groups were just SIGKILLed, but PostgreSQL's backends lead groups of
+    # their own and may write a file or two until they see the postmaster gone:
+    # try again for a few seconds while anything is left.
+    for _attempt in range(15):
         for path in list(dirs):
             if not os.path.basename(path).startswith(_DIR_PREFIX):
                 dirs.discard(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from distlab.errors import LabError
-from distlab.proc import kill_group, spawn
+from distlab.proc import GUARDIAN_SCRIPT, kill_group, spawn
 
 # How often the watcher looks at the deadline and the stop flag.
 _POLL_S = 0.05
@@ -119,6 +119,10 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
         descendants = psutil.Process(proc.pid).children(recursive=True)
     except psutil.Error:
         descendants = []
+    # pytest's guardian is spared: once pytest is dead it kills what pytest started
+    # and removes its temp dirs (PostgreSQL data dirs); killed here, it could not.
+    guardians = [c for c in descendants if _is_guardian(c)]
+    descendants = [c for c in descendants if c not in guardians]
     kill_group(proc, signal.SIGKILL)
     for child in descendants:
         try:
@@ -126,3 +130,11 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
         except psutil.Error:
             pass
     psutil.wait_procs(descendants, timeout=5)
+    psutil.wait_procs(guardians, timeout=10)
+
+
+def _is_guardian(p: psutil.Process) -> bool:
+    try:
+        return str(GUARDIAN_SCRIPT) in p.cmdline()
+    except psutil.Error:
+        return False
