@@ -540,3 +540,15 @@ async def test_a_burst_of_warnings_is_one_toast_not_a_stack() -> None:
         app.flush_now()
         await pilot.pause()
         assert toasts == ["warning 5 (+5 more)"]
+
+
+@pilot_test
+async def test_at_80_columns_the_run_bar_keeps_the_verdict_and_shortens_the_title() -> None:
+    from distlab.tui.components.run_bar import RunBar
+
+    app = replay_app("finished", title="replay 20261202-062749-597988229-a-long-run-directory")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        line = plain(app.query_one(RunBar).render()).strip()
+        assert line.endswith("FAIL") and "…" in line, line
+        assert len(line) <= 80

@@ -22,7 +22,7 @@ class RunBar(Static):
     def refresh_from_state(self) -> None:
         s = self.state
         c = s.counts()
-        text = Text.assemble(("distlab ", "bold"), (self.title, "bold cyan"))
+        text = Text()
         if s.seed is not None:
             text.append(f"  seed {s.seed}", style="dim")
         if c["total"]:
@@ -42,4 +42,8 @@ class RunBar(Static):
             text.append("  PASS", style="bold green")
         elif verdict is not None:
             text.append(f"  {verdict.upper()}", style="bold red")
-        self.update(text)
+        # The title gives way, not the verdict: at 80 columns a replay's long run-dir
+        # name pushed PASS/FAIL off the line.
+        room = max(8, (self.size.width or 80) - len("distlab ") - text.cell_len)
+        title = self.title if len(self.title) <= room else self.title[: room - 1] + "…"
+        self.update(Text.assemble(("distlab ", "bold"), (title, "bold cyan"), text))
