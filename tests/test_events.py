@@ -32,6 +32,7 @@ EXAMPLES: list[events.Event] = [
         layer="unit",
         tests=(events.CollectedTest(nodeid="t.py::a", file="t.py", line=3, markers=("unit",)),),
         errors=(events.CollectError(nodeid="u.py", message="SyntaxError"),),
+        rootdir="/src",
     ),
     events.TestStart(layer="unit", nodeid="t.py::a"),
     events.TestEnd(
