@@ -128,6 +128,16 @@ class KV:
 
 
 @pytest.fixture
+def cluster_view_probe(request: pytest.FixtureRequest) -> Any:
+    """The reference node's own status (role, term, leader) for the node table."""
+    if "cluster" not in request.fixturenames:
+        return None
+    from support.refsys_client import view_probe
+
+    return view_probe(request.getfixturevalue("cluster"))
+
+
+@pytest.fixture
 def nemesis_role_probe(request: pytest.FixtureRequest) -> Any:
     """The reference node's own status as the role probe, in every test with a cluster:
     the nemesis's leader/follower targets, and the node table's roles during a run."""

@@ -1,5 +1,6 @@
 """Roles during suites runs (issue 14 item 4): while a test with a cluster runs,
-the cluster fixture asks the nemesis's role probe who leads and emits node.role."""
+the cluster fixture asks the system's view probe (or the nemesis's role probe) who
+leads, in which term, and emits node.role."""
 
 from __future__ import annotations
 
@@ -45,6 +46,24 @@ def test_roles_are_emitted_when_they_change_and_not_again_until_then(tmp_path: P
         ("n2", "", None),
         ("n3", "", None),
     ]
+
+
+def test_a_view_probe_gives_the_term_too(tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    previous = events.redirect(f"file:{out}")
+    try:
+        views = {
+            "n1": {"role": "leader", "term": 3, "leader": "n1"},
+            "n2": {"role": "follower", "term": 3},
+        }
+        poller = RolePoller(["n1", "n2"], views.get)
+        poller.poll_once()
+        views["n2"] = {"role": "follower", "term": 4}  # a new term is news, the role is not
+        poller.poll_once()
+    finally:
+        events.redirect(previous)
+    seen = [(e.node, e.role, e.term) for e in read_events(out) if isinstance(e, NodeRole)]
+    assert seen == [("n1", "leader", 3), ("n2", "follower", 3), ("n2", "follower", 4)]
 
 
 def test_a_suites_test_with_a_cluster_reports_roles(tmp_path: Path) -> None:

@@ -50,8 +50,11 @@ def run(args: argparse.Namespace) -> int:
     # The seed comes first so that even a run killed at once can be replayed.
     printer.line(f"distlab: seed {run.seed} (replay with --seed {run.seed})")
     # A cancelled CI job gets SIGTERM: stop like Ctrl-C, so the layers' process
-    # trees are killed and the reports of what ran are still written.
+    # trees are killed and the reports of what ran are still written. SIGINT is
+    # set too: a job started in the background of a non-interactive shell
+    # inherits SIGINT ignored, and Ctrl-C (or a CI's interrupt) must still stop it.
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous_int = signal.signal(signal.SIGINT, _interrupt)
     quiet = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(printer, quiet), daemon=True)
     beat.start()
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         quiet.set()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     print_summary(result, console(sys.stdout))
     written = [p for p in (run.junit_path, run.summary_path) if p in run.written]
     if written:

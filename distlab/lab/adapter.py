@@ -109,6 +109,19 @@ def role_of(view: NodeView | None) -> str | None:
     return str(role) if role else None
 
 
+def view_probe_from(status: StatusFn, cluster: Members) -> Callable[[str], NodeView | None]:
+    """``probe(node) -> NodeView`` (role, term, leader) from ``status`` on the node's own
+    port: what the node table shows of each node during a suites run."""
+
+    def probe(node: str) -> NodeView | None:
+        member = cluster[node]
+        if str(member.state) != "up":
+            return None
+        return status({node: ("127.0.0.1", member.direct_port)}).get(node)
+
+    return probe
+
+
 def role_probe_from(status: StatusFn, cluster: Members) -> RoleProbe:
     """``probe(node) -> role`` for the nemesis: ``status`` asked on the node's own port,
     past any proxy, so a node cut off by a partition still says what it thinks it is."""

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from distlab.lab.adapter import NodeView, role_probe_from
+from distlab.lab.adapter import NodeView, role_probe_from, view_probe_from
 from distlab.workload import Client as WorkloadClient
 from distlab.workload import Completion
 from distlab.workload.ops import Operation
@@ -161,6 +161,11 @@ class RefsysAdapter:
 
 
 adapter = RefsysAdapter()
+
+
+def view_probe(cluster: Any, timeout_s: float = 0.5) -> Callable[[str], NodeView | None]:
+    """``probe(node) -> NodeView`` from the node's own status, on its direct port."""
+    return view_probe_from(lambda addresses: status(addresses, timeout_s), cluster)
 
 
 def role_probe(cluster: Any, timeout_s: float = 0.5) -> Callable[[str], str | None]:
