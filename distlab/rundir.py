@@ -16,7 +16,7 @@ from pathlib import Path
 from distlab.env import RUN_DIR_ENV
 
 
-def create_run_dir(root: str | os.PathLike[str], seed: int) -> Path:
+def create_run_dir(root: str | os.PathLike[str], seed: int, *, shared: bool = False) -> Path:
     """Create a fresh run directory under ``root`` named by time and seed."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(root)
@@ -27,8 +27,10 @@ def create_run_dir(root: str | os.PathLike[str], seed: int) -> Path:
         path = base / f"{stamp}-{seed}-{n}"
     # Owner only: the run's logs, histories and events may hold what a test
     # printed (a DSN, a token); other accounts on a shared box have no business there.
-    path.mkdir(parents=True, mode=0o700)
-    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    # ([project] shared_reports opens it to them on purpose.)
+    mode = 0o755 if shared else 0o700
+    path.mkdir(parents=True, mode=mode)
+    os.chmod(path, mode)  # mkdir's mode is filtered by the umask
     return path
 
 

@@ -101,3 +101,15 @@ def test_redact_text_keeps_what_is_no_secret() -> None:
     text = 'connection to server at "127.0.0.1", port 1 failed: http://example.com:80/x'
     assert redact_text(text) == text
     assert conninfo_to_dict("host=h") == {"host": "h"}  # psycopg's parser, as the server uses
+
+
+def test_shared_reports_opens_reports_and_run_dirs_on_purpose(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"unit": {"suite": "suites_pass"}})
+    text = config.read_text().replace("[project]\n", "[project]\nshared_reports = true\n", 1)
+    config.write_text(text)
+    done = distlab(tmp_path, "--ci", "--config", str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert stat.S_IMODE(run_dir.stat().st_mode) == 0o755
+    for report in (tmp_path / "reports").iterdir():
+        assert stat.S_IMODE(report.stat().st_mode) == 0o644, report

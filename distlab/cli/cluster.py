@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.config}: [cluster] command is empty; set the command that starts one node"
         )
     seed = args.seed if args.seed is not None else new_root_seed()
-    run_dir = create_run_dir(config.project.run_dir, seed)
+    run_dir = create_run_dir(config.project.run_dir, seed, shared=config.project.shared_reports)
     for line in proc.reap_orphans(run_dir.parent):
         print(line, flush=True)
     _sigterm_as_interrupt()

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         seed = new_root_seed()
     need_terminal("distlab lab")  # the last check before anything is created
-    session_dir = create_run_dir(config.project.run_dir, seed)
+    session_dir = create_run_dir(config.project.run_dir, seed, shared=config.project.shared_reports)
     for line in proc.reap_orphans(session_dir.parent):
         print(line, flush=True)
     session = LabSession(

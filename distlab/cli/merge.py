@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     )
     for index, why in merged.shard["broken"].items():
         print(f"distlab: shard {index}: {why}")
-    written, problems = outputs.write_reports(merged, junit=[junit], summary=[summary])
+    written, problems = outputs.write_reports(
+        merged, junit=[junit], summary=[summary], shared=config.project.shared_reports
+    )
     # The merged run is the real one: the baseline and the durations of the next split.
     note = outputs.record_history(merged, plan.config_dir(config) / config.project.run_dir)
     if note:

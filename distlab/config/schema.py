@@ -38,6 +38,11 @@ class ProjectSettings:
     keep_runs: int = spec(
         20, help="how many run directories to keep; older ones are removed", min=1, max=100000
     )
+    shared_reports: bool = spec(
+        False,
+        help="let other local accounts read the reports and run directories (0644/0755); "
+        "by default they are the owner's only (0600/0700), as they hold test output",
+    )
 
 
 @dataclass

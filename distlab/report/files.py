@@ -15,7 +15,9 @@ class ReportWriteError(UsageError, OSError):
     bare reason, ``filename`` the path), so callers that handle I/O errors catch it."""
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, what: str = "report") -> None:
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes, *, what: str = "report", shared: bool = False
+) -> None:
     """Write ``data`` to ``path`` through a temp file in the same directory and a rename.
 
     A crash mid-write leaves the old file (or none), never a truncated one. A
@@ -30,8 +32,9 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, what: str = "repo
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        # Owner only: reports carry test output, which may hold what a test printed.
-        os.chmod(tmp, 0o600)
+        # Owner only unless asked ([project] shared_reports): reports carry test
+        # output, which may hold what a test printed.
+        os.chmod(tmp, 0o644 if shared else 0o600)
         os.replace(tmp, target)
         tmp = None
     except OSError as e:

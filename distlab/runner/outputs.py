@@ -17,7 +17,7 @@ from distlab.results import RunResult
 
 
 def write_reports(
-    run: RunResult, junit: list[Path], summary: list[Path]
+    run: RunResult, junit: list[Path], summary: list[Path], *, shared: bool = False
 ) -> tuple[list[Path], list[str]]:
     """Write every JUnit and summary path: (the paths written, a line per one that was not).
 
@@ -33,7 +33,7 @@ def write_reports(
         data = build(run)
         for path in paths:
             try:
-                atomic_write(path, data, what=what)
+                atomic_write(path, data, what=what, shared=shared)
             except OSError as e:
                 # distlab.report raises a one-line message that is also an OSError.
                 problems.append(getattr(e, "message", None) or f"cannot write {path}: {e}")

@@ -141,7 +141,9 @@ class Run:
         try:
             self.reaped = reap_orphans(self.runs_root)
             try:
-                self.run_dir = create_run_dir(self.runs_root, self.seed)
+                self.run_dir = create_run_dir(
+                    self.runs_root, self.seed, shared=self.config.project.shared_reports
+                )
             except OSError as e:
                 raise LabError(
                     f"cannot create the run directory under {self.runs_root}: {e.strerror}"
@@ -215,6 +217,7 @@ class Run:
             result,
             junit=[self.junit_path, self.run_dir / "junit.xml"],
             summary=[self.summary_path, self.run_dir / "summary.json"],
+            shared=self.config.project.shared_reports,
         )
         for problem in problems:
             self._note(listener, problem)
