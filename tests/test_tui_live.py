@@ -113,7 +113,7 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 def test_replay_in_a_terminal_draws_and_q_quits(terminal: Callable[..., Terminal]) -> None:
     t = terminal([*DISTLAB, "replay", str(DATA / "events_finished.jsonl")])
-    t.wait_for(lambda: t.saw("Rerun failed"), 30, "the footer")
+    t.wait_for(lambda: t.saw("Filter"), 30, "the footer")
     t.send("q")
     t.wait_for(lambda: t.proc.poll() is not None, 15, "exit")
     assert t.proc.returncode == 0
@@ -129,7 +129,7 @@ def test_o_suspends_and_runs_the_editor_at_the_failing_line(
     t = terminal(
         [*DISTLAB, "replay", str(DATA / "events_finished.jsonl")], env={"EDITOR": str(editor)}
     )
-    t.wait_for(lambda: t.saw("Rerun failed"), 30, "the footer")
+    t.wait_for(lambda: t.saw("Filter"), 30, "the footer")
     # Filtering to failures puts the cursor on the first one.
     t.send("/")
     time.sleep(0.3)  # typing speed only; every check below waits on a condition
@@ -320,7 +320,7 @@ def test_distlab_lab_replays_a_saved_schedule_in_the_dashboard(
 
 def test_sigterm_quits_the_dashboard_cleanly(terminal: Callable[..., Terminal]) -> None:
     t = terminal([*DISTLAB, "replay", str(DATA / "events_finished.jsonl")])
-    t.wait_for(lambda: t.saw("Rerun failed"), 30, "the footer")
+    t.wait_for(lambda: t.saw("Filter"), 30, "the footer")
     t.proc.send_signal(signal.SIGTERM)
     t.wait_for(lambda: t.proc.poll() is not None, 15, "exit")
     assert t.proc.returncode == 128 + signal.SIGTERM
@@ -362,7 +362,7 @@ def test_textual_serve_shows_the_dashboard_over_a_websocket() -> None:
             seen = b""
             async with http.ws_connect(f"ws://127.0.0.1:{port}/ws?width=80&height=24") as ws:
                 while (
-                    not (b"Rerun failed" in seen and b"FAIL" in seen)
+                    not (b"Filter" in seen and b"FAIL" in seen)
                     and time.monotonic() < deadline
                 ):
                     msg = await ws.receive(timeout=30)
@@ -379,4 +379,4 @@ def test_textual_serve_shows_the_dashboard_over_a_websocket() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(15)
-    assert b"Rerun failed" in seen and b"FAIL" in seen
+    assert b"Filter" in seen and b"FAIL" in seen
