@@ -361,10 +361,7 @@ def test_textual_serve_shows_the_dashboard_over_a_websocket() -> None:
                     await asyncio.sleep(0.1)
             seen = b""
             async with http.ws_connect(f"ws://127.0.0.1:{port}/ws?width=80&height=24") as ws:
-                while (
-                    not (b"Filter" in seen and b"FAIL" in seen)
-                    and time.monotonic() < deadline
-                ):
+                while not (b"Filter" in seen and b"FAIL" in seen) and time.monotonic() < deadline:
                     msg = await ws.receive(timeout=30)
                     if msg.type == aiohttp.WSMsgType.BINARY:
                         seen += msg.data
