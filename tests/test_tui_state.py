@@ -246,7 +246,8 @@ def test_the_live_verdict_says_how_many_ops_it_judged() -> None:
     from distlab.tui.components.throughput import verdict_text
 
     assert verdict_text("valid", "valid (1234 ops, 5 keys, model kv)") == "VALID (1234 ops)"
+    # A history where nothing succeeded is no verdict at all, and the line says so.
     assert (
         verdict_text("unknown", "no verdict: no operation succeeded (70 ops, none ok)")
-        == "UNKNOWN (70 ops)"
+        == "NO VERDICT: no operation succeeded"
     )

@@ -24,6 +24,9 @@ VERDICT_STYLE = {
 def verdict_text(verdict: str, detail: str) -> str:
     """``VALID (1234 ops)``: a verdict says how much history it judged (an empty one
     proves nothing); ``INVALID (expected)`` where a passing test asserted the violation."""
+    if detail.startswith("no verdict:"):
+        # Nothing succeeded, so nothing was judged: say so, never a bare verdict word.
+        return detail.split(" (", 1)[0].replace("no verdict", "NO VERDICT", 1)
     shown = "INVALID (expected)" if verdict == EXPECTED_INVALID else verdict.upper()
     judged = re.search(r"\((\d+) ops", detail)
     return f"{shown} ({judged.group(1)} ops)" if judged else shown
