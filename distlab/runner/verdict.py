@@ -48,22 +48,15 @@ def decide(run: RunResult, layer_runs: list[LayerRun], stopped: bool) -> tuple[i
                 "fail",
                 f"required layer {layer.layer} {layer.outcome}{why}",
             )
-    failed = [g for g in run.gates if g.status == "failed"]
-    if failed:
-        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        return (
-            int(ExitCode.FAILED),
-            "fail",
-            f"gate {failed[0].name} failed: {failed[0].explanation}{more}",
-        )
-    unjudged = [g for g in run.gates if g.status == "not-evaluated"]
-    if unjudged:
-        more = f" (and {len(unjudged) - 1} more)" if len(unjudged) > 1 else ""
-        return (
-            int(ExitCode.INCOMPLETE),
-            "incomplete",
-            f"gate {unjudged[0].name} {unjudged[0].explanation}{more}",
-        )
+    # A failed gate says most; then one that could not be judged (never a pass).
+    for state, code, verdict, said in (
+        ("failed", ExitCode.FAILED, "fail", "failed: "),
+        ("not-evaluated", ExitCode.INCOMPLETE, "incomplete", ""),
+    ):
+        found = [g for g in run.gates if g.status == state]
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            return int(code), verdict, f"gate {found[0].name} {said}{found[0].explanation}{more}"
     return int(ExitCode.OK), "pass", ""
 
 
