@@ -105,11 +105,15 @@ def test_min_replicas_bounds_the_loss_to_max_lag(cluster, nemesis, workload, his
     metric("lost_acked_writes", len(result.lost), "writes", mode="min-replicas")
     lost = set(result.lost)
     ops = history.history().ops
-    late = [
-        op
-        for op in ops
-        if op.f == "add" and op.type == "ok" and op.value in lost and op.call > isolated_at
-    ]
+    healed_at = isolated_at + ISOLATE_FOR_S * 1_000_000_000
+    lost_ops = [op for op in ops if op.f == "add" and op.type == "ok" and op.value in lost]
+    # min-replicas is a promise about the partition; after the heal the old primary
+    # sees its replicas again and takes writes until a sentinel demotes it, and those
+    # are lost too (Redis documents that window). Reported, not held to the bound.
+    after_heal = [op.value for op in lost_ops if op.call >= healed_at]
+    metric("lost_acked_writes_after_heal", len(after_heal), "writes", mode="min-replicas")
+    print(f"acknowledged writes lost after the heal, before the demotion: {len(after_heal)}")
+    late = [op for op in lost_ops if isolated_at < op.call < healed_at]
     # The documented promise: once no replica has acknowledged for max-lag seconds
     # (replicas ack once a second), the primary refuses writes (NOREPLICAS). So a
     # lost write was acknowledged within max-lag + 1 s (+ 1 s of slack for a loaded
