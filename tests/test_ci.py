@@ -15,20 +15,8 @@ from typing import Any
 import pytest
 import xmlschema
 from junitparser import JUnitXml
+from throwaway_suites import DATA, PYTEST_ARGS
 
-DATA = Path(__file__).parent / "data"
-# The throwaway suites are check_*.py (so `pytest tests/` skips them) and need
-# none of the heavy plugins: without them each pytest starts seconds sooner here.
-PYTEST_ARGS = [
-    "-o",
-    "python_files=check_*.py",
-    "-p",
-    "no:hypothesispytest",
-    "-p",
-    "no:textual-snapshot",
-    "-p",
-    "no:syrupy",
-]
 PASS = {"unit": {"suite": "suites_pass"}}
 
 

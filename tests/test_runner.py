@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 import pytest
 import xmlschema
+from throwaway_suites import DATA, PYTEST_ARGS
 
 from distlab.config.loader import load
 from distlab.errors import LabError, UsageError
@@ -30,20 +31,6 @@ from distlab.events import (
     read_events,
 )
 from distlab.runner import Run
-
-DATA = Path(__file__).parent / "data"
-# The throwaway suites are check_*.py (so `pytest tests/` skips them) and need
-# none of the heavy plugins: without them each pytest starts seconds sooner here.
-PYTEST_ARGS = [
-    "-o",
-    "python_files=check_*.py",
-    "-p",
-    "no:hypothesispytest",
-    "-p",
-    "no:textual-snapshot",
-    "-p",
-    "no:syrupy",
-]
 
 
 def write_config(tmp_path: Path, layers: dict[str, dict[str, Any]], gates: str = "") -> Path:
