@@ -185,30 +185,36 @@ def check_run_dir(config: Config) -> Check:
 
 
 def check_orphans(config: Config) -> Check:
-    import psutil
+    """Processes recorded by runs that still run: leftovers only if their run is gone.
 
-    from distlab.proc import PIDS_FILE
+    A live run's pytest and nodes are recorded too; their owner (the runner,
+    or the layer's pytest) still runs, so they are named as that run's, not
+    offered up for killing.
+    """
+    from distlab.proc import recorded_processes
 
-    alive = []
-    for pids_file in Path(config.project.run_dir).glob(f"*/{PIDS_FILE}"):
-        for line in pids_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            parts = line.split(maxsplit=3)
-            if len(parts) >= 3 and parts[0].isdigit():
-                pid, created = int(parts[0]), float(parts[1])
-                try:
-                    if abs(psutil.Process(pid).create_time() - created) < 0.01:
-                        alive.append(f"{parts[3] if len(parts) > 3 else '?'} (pid {pid})")
-                except psutil.Error:
-                    pass
-    if alive:
+    found = recorded_processes(Path(config.project.run_dir))
+    leftovers = [str(r) for r in found if not r.owner_alive]
+    live_runs = sorted({r.run for r in found if r.owner_alive})
+    live = ""
+    if live_runs:
+        count = sum(1 for r in found if r.owner_alive)
+        live = (
+            f"{count} process{'es' if count > 1 else ''} of the live run"
+            f"{'s' if len(live_runs) > 1 else ''} {', '.join(live_runs)} (not leftovers)"
+        )
+    if leftovers:
         return Check(
             "leftover processes",
             False,
-            f"{len(alive)} still running from earlier runs: {', '.join(alive[:3])}",
+            f"{len(leftovers)} still running from earlier runs whose distlab is gone: "
+            f"{', '.join(leftovers[:3])}" + (f"; {live}" if live else ""),
             "the next distlab run reaps them; or kill them",
             required=False,
         )
-    return Check("leftover processes", True, "none from earlier runs")
+    return Check(
+        "leftover processes", True, "none from earlier runs" + (f"; {live}" if live else "")
+    )
 
 
 def check_terminal() -> Check:

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -393,6 +394,58 @@ def _still_ours(pgid: int) -> bool:
     return now is None or now == _spawned.get(pgid, (now, ""))[0]
 
 
+@dataclass(frozen=True)
+class RecordedProcess:
+    """A process a run recorded in its ``pids`` file that still runs."""
+
+    pid: int
+    created: float  # its start time, as recorded
+    label: str
+    run: str  # the run directory's name
+    owner: int  # the process that started it (the runner, or a layer's pytest)
+    owner_alive: bool  # then it belongs to a live run, not a leftover
+
+    def __str__(self) -> str:
+        return f"{self.label} (pid {self.pid})"
+
+
+def recorded_processes(runs_root: Path) -> list[RecordedProcess]:
+    """Processes recorded by runs under ``runs_root`` that still run.
+
+    A record counts only if the pid's start time matches it (pids are reused).
+    Its owner counts as alive only if a process with the owner's pid runs and
+    started before the child did: a reused owner pid is a younger process.
+    """
+    found: list[RecordedProcess] = []
+    if not runs_root.is_dir():
+        return found
+    for pids_file in runs_root.glob(f"*/{PIDS_FILE}"):
+        try:
+            lines = pids_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split(maxsplit=3)
+            if len(parts) < 3 or not (parts[0].isdigit() and parts[2].isdigit()):
+                continue
+            pid, owner = int(parts[0]), int(parts[2])
+            try:
+                created = float(parts[1])
+                if abs(psutil.Process(pid).create_time() - created) > 0.01:
+                    continue
+            except (ValueError, psutil.Error):
+                continue
+            try:
+                owner_alive = psutil.Process(owner).create_time() <= created + 0.01
+            except psutil.Error:
+                owner_alive = False
+            label = parts[3] if len(parts) > 3 else "?"
+            found.append(
+                RecordedProcess(pid, created, label, pids_file.parent.name, owner, owner_alive)
+            )
+    return found
+
+
 def reap_orphans(runs_root: Path) -> list[str]:
     """Kill processes recorded by earlier runs whose owner is gone.
 
@@ -406,28 +459,16 @@ def reap_orphans(runs_root: Path) -> list[str]:
     stale = [*reap_temp_dirs(), *reap_stale_dirs()]
     if stale:
         reaped.append(f"removed {len(stale)} temp dir(s) left by dead runs: {stale[0].name} ...")
-    if not runs_root.is_dir():
-        return reaped
-    for pids_file in runs_root.glob(f"*/{PIDS_FILE}"):
-        try:
-            lines = pids_file.read_text(encoding="utf-8").splitlines()
-        except OSError:
+    for rec in recorded_processes(runs_root):
+        if rec.owner_alive and rec.owner != os.getpid():
             continue
-        for line in lines:
-            parts = line.split(maxsplit=3)
-            if len(parts) < 3:
-                continue
-            pid, created, owner = int(parts[0]), float(parts[1]), int(parts[2])
-            label = parts[3] if len(parts) > 3 else "?"
-            if owner != os.getpid() and psutil.pid_exists(owner):
-                continue
-            try:
-                p = psutil.Process(pid)
-                if abs(p.create_time() - created) > 0.01:
-                    continue
-                kill_group(pid)
-                p.kill()
-                reaped.append(f"reaped orphan {label} (pid {pid}) left by {pids_file.parent.name}")
-            except psutil.Error:
-                continue
+        try:
+            p = psutil.Process(rec.pid)
+            if abs(p.create_time() - rec.created) > 0.01:
+                continue  # gone and its pid reused since it was read
+            kill_group(rec.pid)
+            p.kill()
+            reaped.append(f"reaped orphan {rec} left by {rec.run}")
+        except psutil.Error:
+            continue
     return reaped
