@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +72,34 @@ def test_exit_0_writes_valid_junit_summary_and_a_replayable_event_log(tmp_path: 
     live = [line for line in lines if line.startswith(("[", "distlab: run dir", "distlab: PASS"))]
     replayed = [line for line in replay.stdout.splitlines() if line.startswith(("[", "distlab: "))]
     assert [line for line in replayed if not line.startswith("distlab: layers")] == live
+
+
+def test_each_test_gets_a_line_as_it_ends_unless_quiet(tmp_path: Path) -> None:
+    """A layer of several minutes is not minutes of silence: one line per finished
+    test (outcome, layer, node id, duration), as pytest -v; -q keeps layers only."""
+    config = write_config(tmp_path, PASS)
+    proc = distlab(tmp_path, "--ci", "--config", str(config))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    where = "tests/data/suites_pass/check_pass.py::"
+    lines = proc.stdout.splitlines()
+    tests = [line for line in lines if line.startswith(("[unit] PASSED ", "[unit] SKIPPED "))]
+    assert [re.sub(r" \(\d+\.\d\ds\)", " (T)", line) for line in tests] == [
+        f"[unit] PASSED {where}test_adds (T)",
+        f"[unit] SKIPPED {where}test_skipped (T) - not on this platform",
+        f"[unit] PASSED {where}test_param[1] (T)",
+        f"[unit] PASSED {where}test_param[2] (T)",
+        f"[unit] PASSED {where}TestGroup::test_in_class (T)",
+    ]
+    # Between the collection and the layer's end, as they finish.
+    assert lines.index("[unit] collected 5 tests") < lines.index(tests[0])
+    assert lines.index(tests[-1]) < lines.index(
+        next(x for x in lines if x.startswith("[unit] PASSED:"))
+    )
+
+    quiet = distlab(tmp_path, "--ci", "-q", "--config", str(config))
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert where not in quiet.stdout
+    assert "[unit] PASSED: 4 passed, 1 skipped" in quiet.stdout
 
 
 def test_exit_1_when_a_required_layer_fails_and_the_junit_says_why(tmp_path: Path) -> None:

@@ -102,15 +102,22 @@ def test_bad_lab_flags_fail_before_the_app_opens(
     assert not (tmp_path / "runs").exists()
 
 
-def test_junit_xml_without_ci_is_refused_in_one_line(
-    terminal: Callable[..., Terminal], tmp_path: Path
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--junit-xml", "x.xml"], b"--junit-xml is for --ci runs"),
+        (["-q"], b"-q/--quiet is for --ci runs"),
+    ],
+)
+def test_ci_only_flags_without_ci_are_refused_in_one_line(
+    terminal: Callable[..., Terminal], tmp_path: Path, flags: list[str], message: bytes
 ) -> None:
     config = two_layer_project(tmp_path)
-    t = terminal([*DISTLAB, "--config", str(config), "--junit-xml", "x.xml"], cwd=tmp_path)
+    t = terminal([*DISTLAB, "--config", str(config), *flags], cwd=tmp_path)
     t.wait_for(lambda: t.proc.poll() is not None, 30, "exit")
     assert t.proc.returncode == 2
     t.read()
-    assert b"--junit-xml is for --ci runs" in t.output
+    assert message in t.output
     assert b"\x1b[?1049h" not in t.output  # the app never took the screen
 
 

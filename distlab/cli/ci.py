@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load(args.config)
     shard = parse_shard(args.shard) if getattr(args, "shard", None) else None
-    printer = ProgressPrinter(sys.stdout)
+    printer = ProgressPrinter(sys.stdout, each_test=not args.quiet)
     if shard is not None:
         printer.line(f"distlab: shard {shard}: collecting the layers to split them")
     run = Run(

@@ -19,6 +19,8 @@ def run(args: argparse.Namespace) -> int:
         # The dashboard's runs keep their reports in their run directory; CI's file
         # is written by `--ci` only, so a run from the dashboard never replaces it.
         raise UsageError("--junit-xml is for --ci runs; add --ci to write JUnit XML")
+    if args.quiet:
+        raise UsageError("-q/--quiet is for --ci runs: the dashboard prints no lines")
     config = load(args.config)
     # --layers is honoured: `a` runs those layers (the tree still shows every layer).
     layers = select_layers(config, args.layers) if args.layers else None

@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--long", action="store_true", help="run chaos scenarios at full length")
     run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="--ci: no line per passed or skipped test; layers, failures and gates only",
+    )
+    run.add_argument(
         "--shard",
         metavar="K/N",
         help="run shard K of N: a deterministic share of each layer's tests, balanced by "

@@ -29,6 +29,12 @@ def add_parser(sub: Any) -> None:
         "--plain", action="store_true", help="print lines even on a terminal (no dashboard)"
     )
     p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no line per passed or skipped test, as `distlab --ci -q`",
+    )
+    p.add_argument(
         "--speed",
         type=float,
         metavar="X",
@@ -57,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     # TEXTUAL_DRIVER: `textual serve` runs us on a pipe but shows the dashboard in a browser.
     if (sys.stdout.isatty() or os.environ.get("TEXTUAL_DRIVER")) and not args.plain:
         return _dashboard(path, args.speed)
-    printer = ProgressPrinter(sys.stdout, tracebacks=not args.no_tracebacks)
+    printer = ProgressPrinter(
+        sys.stdout, tracebacks=not args.no_tracebacks, each_test=not args.quiet
+    )
     stats = ReadStats()
     try:
         for event in read_events(path, stats):

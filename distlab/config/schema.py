@@ -30,6 +30,12 @@ class ProjectSettings:
         ".distlab/runs", help="where each run's directory (events, reports, logs) is created"
     )
     reports_dir: str = spec("reports", help="where --ci writes junit.xml and summary.json")
+    dashboard_reports: bool = spec(
+        False,
+        help="runs started from the dashboard write junit.xml and summary.json to "
+        "reports_dir too; by default only --ci does, and a dashboard run's reports "
+        "stay in its run directory",
+    )
     keep_data: bool = spec(
         False,
         help="keep each node's data dir in the run directory even when every test passed "

@@ -2,8 +2,10 @@
 ``distlab replay`` prints for a finished run.
 
 One line per layer start and end, a line per failure as it happens (with
-its traceback, cut short), and nothing per passing test: a CI log of a
-thousand-test run stays readable.
+its traceback, cut short), and, with ``each_test``, a short line per test
+as it ends (as ``pytest -v`` or gotestsum print), so a layer of several
+minutes is not minutes of silence. ``--ci -q`` leaves those out: a CI log of
+a thousand-test run then holds only what needs reading.
 """
 
 from __future__ import annotations
@@ -45,9 +47,12 @@ LONGREPR_LINES = 25
 class ProgressPrinter:
     """Callable: feed it events, it writes lines to ``stream``."""
 
-    def __init__(self, stream: TextIO | None = None, tracebacks: bool = True) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, tracebacks: bool = True, each_test: bool = False
+    ) -> None:
         self.stream = stream or sys.stdout
         self.tracebacks = tracebacks
+        self.each_test = each_test  # a line per passed / skipped test too
         self._attempt: dict[str, int] = {}
         self._lock = threading.Lock()
         self._last_line = time.monotonic()
@@ -150,9 +155,13 @@ class ProgressPrinter:
         if e.outcome == "flaky":
             self.line(f"[{e.layer}] FLAKY {e.nodeid} - {_first_line(e.message)}")
             return
-        if e.outcome not in FAILING_OUTCOMES:
-            return
         rerun = " (rerun)" if self._attempt.get(e.layer, 0) else ""
+        if e.outcome not in FAILING_OUTCOMES:
+            if self.each_test:
+                why = f" - {_first_line(e.message)}" if e.outcome == "skipped" and e.message else ""
+                took = f" ({_seconds(e.duration_s)})" if e.duration_s is not None else ""
+                self.line(f"[{e.layer}] {e.outcome.upper()}{rerun} {e.nodeid}{took}{why}")
+            return
         where = f"{e.file}:{e.line}" if e.file and e.line else ""
         self.line(
             f"[{e.layer}] {e.outcome.upper()}{rerun} {e.nodeid} - {_first_line(e.message)}"
@@ -179,3 +188,7 @@ def _last_line(text: str) -> str:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f}s" if value < 10 else f"{value:.1f}s" if value < 600 else f"{value:.0f}s"

@@ -39,6 +39,7 @@ class Run:
         seed: int | None = None,
         junit_xml: Path | None = None,
         reports_dir: Path | None = None,
+        project_reports: bool = True,
         on_event: EventCallback | None = None,
         keep_going: bool = False,
         long: bool = False,
@@ -71,8 +72,11 @@ class Run:
         reports = reports_dir or self.base / config.project.reports_dir
         self.summary_path = reports / "summary.json"
         self.junit_path = junit_xml or reports / "junit.xml"
-        plan.check_writable(self.summary_path, "reports directory")
-        plan.check_writable(self.junit_path, "--junit-xml")
+        # False for the dashboard's runs: reports/ is CI's; theirs stay in the run dir.
+        self.project_reports = project_reports
+        if project_reports:
+            plan.check_writable(self.summary_path, "reports directory")
+            plan.check_writable(self.junit_path, "--junit-xml")
         self.runs_root = self.base / config.project.run_dir
         self.on_event = on_event
         self.keep_going = keep_going
@@ -213,10 +217,14 @@ class Run:
         code, verdict_, reason = verdict.decide(result, layer_runs, self._stop.is_set())
         result.exit_code, result.verdict, result.reason = code, verdict_, reason
         result.finished = time.time()
+        junit, summary = [self.run_dir / "junit.xml"], [self.run_dir / "summary.json"]
+        if self.project_reports:
+            junit.insert(0, self.junit_path)
+            summary.insert(0, self.summary_path)
         self.written, problems = outputs.write_reports(
             result,
-            junit=[self.junit_path, self.run_dir / "junit.xml"],
-            summary=[self.summary_path, self.run_dir / "summary.json"],
+            junit=junit,
+            summary=summary,
             shared=self.config.project.shared_reports,
         )
         for problem in problems:

@@ -134,6 +134,9 @@ class RunBackend:
                 seed=self.seed,
                 on_event=self._feed.push,
                 long=self.long,
+                # reports/ is what CI reads; a run from the dashboard leaves it alone
+                # unless the project asks for it.
+                project_reports=self.config.project.dashboard_reports,
             )
         except DistlabError as e:
             return e.message
