@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from rich.progress_bar import ProgressBar
+from rich.console import Console, ConsoleOptions
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from distlab.tui.components.glyphs import COUNT_MARKS, LAYER_STATUS_STYLE, duration
-from distlab.tui.state import LabState
+from distlab.tui.state import LabState, LayerInfo
+
+# Done and to-go differ by glyph, not only by colour: Rich's bar draws both as ━
+# and tells them apart by colour alone, so on 16 colours (where its pink is bright
+# red and its green is the grey of the empty part) and with NO_COLOR a finished
+# bar looked empty and a running one like an error.
+DONE_GLYPH, TODO_GLYPH = "━", "─"
+TODO_STYLE = "bright_black"
+BAR_STYLE = {
+    "running": "cyan",
+    "passed": "green",
+    "failed": "red",
+    "error": "red",
+    "timeout": "red",
+    "stopped": "yellow",
+    "empty": "yellow",
+}
 
 
 class LayerProgress(Static):
@@ -33,7 +53,7 @@ class LayerProgress(Static):
             done = layer.done()
             table.add_row(
                 Text(layer.name, style=LAYER_STATUS_STYLE.get(layer.status, "")),
-                ProgressBar(total=max(c["total"], 1), completed=done if c["total"] else 0),
+                Bar(done, c["total"], layer.status),
                 f"{done}/{c['total']}",
                 _counts(c, s.metrics.get((layer.name, "coverage.percent"))),
             )
@@ -42,7 +62,7 @@ class LayerProgress(Static):
         if layers:
             table.add_row(
                 Text("all", style="bold"),
-                ProgressBar(total=max(total["total"], 1), completed=done if total["total"] else 0),
+                Bar(done, total["total"], _run_status(layers, s.overall_verdict())),
                 f"{done}/{total['total']}",
                 Text.assemble(
                     _coverage(s.metrics.get(("run", "coverage.percent"))),
@@ -55,6 +75,44 @@ class LayerProgress(Static):
         else:
             table.add_row(Text("no run yet: press a to run all layers", style="dim"), "", "", "")
         self.update(table)
+
+
+class Bar:
+    """A one-line progress bar as wide as its cell: ``━`` done, ``─`` to go."""
+
+    def __init__(self, done: int, total: int, status: str) -> None:
+        self.done = done
+        self.total = total
+        self.style = Style.parse(BAR_STYLE.get(status, TODO_STYLE))
+
+    def filled(self, width: int) -> int:
+        """Cells drawn as done: none at 0, all only when everything is done."""
+        if self.total <= 0 or self.done <= 0:
+            return 0
+        if self.done >= self.total:
+            return width
+        return min(max(round(width * self.done / self.total), 1), width - 1)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        width = options.max_width
+        filled = self.filled(width)
+        yield Segment(DONE_GLYPH * filled, self.style)
+        yield Segment(TODO_GLYPH * (width - filled), Style.parse(TODO_STYLE))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(4, options.max_width)
+
+
+def _run_status(layers: list[LayerInfo], verdict: str | None) -> str:
+    """The whole run's status, for the colour of its bar."""
+    statuses = {layer.status for layer in layers}
+    if "running" in statuses:
+        return "running"
+    if verdict == "fail" or statuses & {"failed", "error", "timeout"}:
+        return "failed"
+    if verdict == "pass" or statuses == {"passed"}:
+        return "passed"
+    return "idle"
 
 
 def _eta(seconds: float | None, uncollected: int) -> str:
