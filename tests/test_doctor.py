@@ -42,6 +42,9 @@ def test_healthy_machine_passes(
 ) -> None:
     monkeypatch.delenv("DISTLAB_PG_DSN", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
+    # Wide enough that no cell wraps, whatever warnings (netns, terminal) this
+    # machine adds: the assertions read phrases, not the table's layout.
+    monkeypatch.setenv("COLUMNS", "400")
     code, out = _doctor(capsys)
     assert code == 0, out
     assert "all required checks passed" in out
