@@ -100,7 +100,7 @@ async def test_replay_fills_suites_and_selecting_a_failure_shows_its_traceback()
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         tree = app.query_one(SuitesTree)
-        assert len(tree._tests) == 30
+        assert len(tree.shown_tests()) == 30
         nodeid = await first_failure(app, pilot)
         assert detail_text(app) == nodeid
         text = plain(render_test(app.query_one(TestDetail).test))
@@ -164,11 +164,11 @@ async def test_slash_filters_the_tree_and_an_empty_filter_restores_it() -> None:
         assert box.display and box.has_focus
         await pilot.press(*"outcome:failed", "enter")
         tree = app.query_one(SuitesTree)
-        assert sorted(tree._tests) == sorted(t.nodeid for t in app.state.failures())
+        assert sorted(tree.shown_tests()) == sorted(t.nodeid for t in app.state.failures())
         await pilot.press("slash")
         box.value = ""
         await pilot.press("enter")
-        assert len(tree._tests) == 30 and not box.display
+        assert len(tree.shown_tests()) == 30 and not box.display
 
 
 @pilot_test

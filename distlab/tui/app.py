@@ -26,6 +26,7 @@ from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from distlab.lab.controls import LabControls
 from distlab.tui.backend import Backend
+from distlab.tui.collector import QuietCollector
 from distlab.tui.components.failure_screen import FailureScreen
 from distlab.tui.components.fault_timeline import FaultTimeline
 from distlab.tui.components.gates_panel import GatesTable, VerdictBanner
@@ -130,6 +131,7 @@ class DistlabApp(App[int]):
         self._beat_at = 0.0
         self._pump_timers: list[Timer] = []
         self._pump_stopped = False
+        self._collector = QuietCollector()  # no full GC walk of Textual's heap mid-frame
 
     # -- layout --------------------------------------------------------------------------
 
@@ -185,6 +187,7 @@ class DistlabApp(App[int]):
         if self._pump_stopped:
             return  # quit before the first frame
         self.feed.connect(wake)
+        self._collector.hold()
         self._pump_timers.append(self.set_interval(FLUSH_EVERY_S, self.flush))
         self._beat_at = time.perf_counter()
         self._pump_timers.append(self.set_interval(0.05, self._heartbeat))
@@ -207,6 +210,7 @@ class DistlabApp(App[int]):
         for timer in self._pump_timers:
             timer.stop()
         self._pump_timers.clear()
+        self._collector.release()
 
     def on_unmount(self) -> None:
         self.stop_pump()  # every way out (a lost driver too), not only exit()
@@ -408,7 +412,7 @@ class DistlabApp(App[int]):
         tree.set_filter(self.filter_text)
         event.input.display = bool(self.filter_text)
         tree.focus()
-        shown = len(tree._tests)
+        shown = len(tree.shown_tests())
         first = tree.first_test() if self.filter_text else None
         if first is not None:
             # The rebuilt tree has no line numbers until it has been laid out.

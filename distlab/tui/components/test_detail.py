@@ -12,8 +12,10 @@ from textual.widgets import Static
 from distlab.tui.components.glyphs import mark
 from distlab.tui.state import TestInfo
 
+FAILURES_LISTED = 20
 
-def render_failures(failures: list[TestInfo], limit: int = 20) -> RenderableType:
+
+def render_failures(failures: list[TestInfo], limit: int = FAILURES_LISTED) -> RenderableType:
     """What the detail pane shows before a test is selected: the failures so far."""
     if not failures:
         return Text("Select a test to see its outcome, output and traceback.", style="dim")
@@ -70,6 +72,7 @@ class TestDetail(VerticalScroll):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.test: TestInfo | None = None
         self.can_focus = True
+        self._listed: tuple[object, ...] | None = None  # what show_failures last drew
 
     def compose(self) -> ComposeResult:
         yield Static(render_test(None), id="detail-body")
@@ -77,9 +80,18 @@ class TestDetail(VerticalScroll):
     def show(self, test: TestInfo | None) -> None:
         """Show ``test``."""
         self.test = test
+        self._listed = None
         self.query_one("#detail-body", Static).update(render_test(test))
 
     def show_failures(self, failures: list[TestInfo]) -> None:
         """No test selected: list the failures instead."""
         self.test = None
+        # Asked after every batch of outcomes; redraw (and re-lay out) only on a change.
+        listed = (
+            len(failures),
+            *((t.nodeid, t.outcome, t.message) for t in failures[:FAILURES_LISTED]),
+        )
+        if listed == self._listed:
+            return
+        self._listed = listed
         self.query_one("#detail-body", Static).update(render_failures(failures))
