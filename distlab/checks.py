@@ -47,13 +47,18 @@ def verdicts_so_far(nodeid: str) -> list[str]:
         return list(_seen.get(nodeid, []))
 
 
-def announce(checker: str, verdict: str, detail: str = "") -> None:
-    """Tell the run what ``checker`` concluded about a history (any thread)."""
+def announce(checker: str, verdict: str, detail: str = "", timeline: str = "") -> None:
+    """Tell the run what ``checker`` concluded about a history (any thread);
+    ``timeline``: the path of the counterexample's HTML timeline, if one was written."""
     with _lock:
         nodeid = _current
         if nodeid:
             _seen.setdefault(nodeid, []).append(f"{checker}={verdict}")
-    events.emit(events.CheckVerdict(checker=checker, verdict=verdict, detail=detail, nodeid=nodeid))
+    events.emit(
+        events.CheckVerdict(
+            checker=checker, verdict=verdict, detail=detail, nodeid=nodeid, timeline=timeline
+        )
+    )
 
 
 def invalid(verdicts: list[str]) -> list[str]:

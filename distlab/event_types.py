@@ -229,6 +229,7 @@ class CheckVerdict(LayerEvent):
     verdict: str = "unknown"  # valid | invalid | unknown
     detail: str = ""
     nodeid: str = ""  # the test that ran the check ("" outside pytest: the lab)
+    timeline: str = ""  # the counterexample's HTML timeline, when the checker wrote one
 
 
 @dataclass(frozen=True, kw_only=True)

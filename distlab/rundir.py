@@ -59,6 +59,15 @@ def prune_runs(root: str | os.PathLike[str], keep: int, current: Path | None = N
     return old
 
 
+def test_dir_name(nodeid: str) -> str:
+    """The directory a test's files go in, under ``<run dir>/tests/``: its id made
+    file-system-safe (histories, schedules, counterexample timelines)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150] or "test"
+
+
+test_dir_name.__test__ = False  # type: ignore[attr-defined]  # not a test, despite the name
+
+
 def current_run_dir() -> Path | None:
     """The run directory named by ``DISTLAB_RUN_DIR``, if any."""
     value = os.environ.get(RUN_DIR_ENV)

@@ -75,7 +75,12 @@ EXAMPLES: list[events.Event] = [
         ops_per_s=10, ok=8, fail=1, info=1, p50_ms=1, p95_ms=2, p99_ms=3, lag_ms=0.5, workload="w"
     ),
     events.CheckVerdict(
-        layer="chaos", checker="linearizability", verdict="invalid", detail="key x", nodeid="t::c"
+        layer="chaos",
+        checker="linearizability",
+        verdict="invalid",
+        detail="key x",
+        nodeid="t::c",
+        timeline="tests/t/history.timeline.html",
     ),
     events.GateResult(
         name="g",

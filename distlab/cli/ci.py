@@ -68,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
     written = [p for p in (run.junit_path, run.summary_path) if p in run.written]
     if written:
         printer.line(f"distlab: wrote {' and '.join(map(str, written))}")
+    if run.report_path is not None:
+        printer.line(f"distlab: run report {run.report_path}")
+    elif run.report_problem:
+        printer.line(f"distlab: warning: {run.report_problem}")
     return result.exit_code
 
 

@@ -24,6 +24,7 @@ COMMANDS = {
     "replay": "distlab.cli.replay",
     "lab": "distlab.cli.lab",
     "merge": "distlab.cli.merge",
+    "report": "distlab.cli.report",
     "init": "distlab.cli.init",
 }
 

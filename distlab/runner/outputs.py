@@ -1,4 +1,5 @@
-"""Write a finished run's files: JUnit XML, summary.json, the run history.
+"""Write a finished run's files: JUnit XML, summary.json, the run history,
+the run report.
 
 The writers belong to ``distlab.report``; this module only decides where
 they go and turns a failure into a note instead of losing the other files.
@@ -12,6 +13,7 @@ from distlab.report import junit_bytes
 from distlab.report.branch import detect_branch
 from distlab.report.files import atomic_write
 from distlab.report.history import HISTORY_NAME, RunHistory
+from distlab.report.run_html import write as write_run_html
 from distlab.report.summary import summary_bytes
 from distlab.results import RunResult
 
@@ -40,6 +42,14 @@ def write_reports(
             else:
                 written.append(path)
     return written, problems
+
+
+def write_run_report(run_dir: Path, shared: bool = False) -> tuple[Path | None, str]:
+    """Write ``run_dir/report.html`` from its events: (the path, "") or (None, why not)."""
+    try:
+        return write_run_html(run_dir, shared=shared), ""
+    except Exception as e:  # a report that cannot be built must not cost the run its verdict
+        return None, f"run report not written: {getattr(e, 'message', None) or e}"
 
 
 def _history(runs_root: Path) -> RunHistory:

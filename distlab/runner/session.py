@@ -90,6 +90,8 @@ class Run:
         self.notes: list[str] = []
         self.written: list[Path] = []
         self.run_dir: Path | None = None
+        self.report_path: Path | None = None  # report.html, once written
+        self.report_problem = ""  # why it was not
         self.result: RunResult | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -165,6 +167,7 @@ class Run:
                 return self._execute(listener, live)
             finally:
                 listener.close()
+                self._write_run_report()
         finally:
             self._done.set()
 
@@ -260,6 +263,14 @@ class Run:
             listener.publish(
                 events.Metric(layer="run", name=m.name, value=m.value, unit=m.unit, tags=m.tags)
             )
+
+    def _write_run_report(self) -> None:
+        """report.html from the closed event log: the page `distlab report` rebuilds."""
+        assert self.run_dir is not None
+        shared = self.config.project.shared_reports
+        self.report_path, self.report_problem = outputs.write_run_report(self.run_dir, shared)
+        if self.report_problem:
+            self.notes.append(self.report_problem)
 
     def _note(self, listener: EventListener, message: str) -> None:
         self.notes.append(message)

@@ -148,11 +148,19 @@ class HistoryRecorder:
             announce("linearizability", str(Verdict.UNKNOWN), detail)
             return LinearizabilityResult(m.name, Verdict.UNKNOWN, ops=len(history.ops))
         result = check_linearizable(history, m, budget_s=budget_s)
-        announce("linearizability", str(result.verdict), result.summary())
+        page, unwritten = "", None
         if result.invalid and self.path is not None:
             from distlab.checkers import timeline
 
-            timeline.write(result, str(self.path), timeline.default_path(self.path))
+            # Written before the verdict is announced, so that the event can name it;
+            # a page that cannot be written must not keep the verdict from being told.
+            try:
+                page = str(timeline.write(result, str(self.path), timeline.default_path(self.path)))
+            except OSError as e:
+                unwritten = e
+        announce("linearizability", str(result.verdict), result.summary(), timeline=page)
+        if unwritten is not None:
+            raise unwritten
         return result
 
     def stats(self, sustain_s: float = 1.0, success: tuple[str, ...] = ("ok",)) -> Stats:
