@@ -1,19 +1,25 @@
-"""The Suites tree holds nodes only for what can be seen: every layer and module, and
-test leaves only under open modules. Opened by the user, by a failure or by a filter,
-a module shows its tests with their outcomes, as the whole tree used to."""
+"""The dashboard draws what can be seen. The Suites tree holds a node for every layer
+and module and test leaves only under open modules: opened by the user, by a failure
+or by a filter, a module shows its tests with their outcomes, as the whole tree used
+to. Panels on a hidden tab draw when their tab is shown."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import Tree
-from tui_helpers import pilot_test
+from tui_helpers import pilot_test, replay_app, settle
 
 from distlab.event_types import CollectedTest
-from distlab.events import Collect, Event, RunStart, TestEnd
+from distlab.events import Collect, Event, PartitionChanged, RunStart, TestEnd
+from distlab.tui.components.fault_timeline import FaultTimeline
+from distlab.tui.components.partition_view import PartitionView, render_partition
 from distlab.tui.components.suites_tree import SuitesTree
+from distlab.tui.components.throughput import ThroughputPanel
 from distlab.tui.state import LabState
 
 
@@ -58,6 +64,12 @@ def module_node(tree: SuitesTree, layer: str, i: int) -> Any:
 
 def leaf_texts(node: Any) -> list[str]:
     return [str(child.label) for child in node.children]
+
+
+def plain(renderable: Any) -> str:
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(renderable)
+    return out.getvalue()
 
 
 @pilot_test
@@ -168,3 +180,27 @@ async def test_label_width_is_the_width_tree_would_measure() -> None:
         assert len(nodes) == 5
         for node in nodes:
             assert tree.get_label_width(node) == Tree.get_label_width(tree, node)
+
+
+@pilot_test
+async def test_cluster_panels_wait_while_their_tab_is_hidden_and_catch_up_when_shown() -> None:
+    app = replay_app("partitioned")  # a lab session: partition, faults, workload
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        view = app.query_one(PartitionView)
+        timeline = app.query_one("#fault-timeline", FaultTimeline)
+        compact = app.query_one("#cluster-throughput", ThroughputPanel)
+        # On the Suites tab: nothing drawn behind it, only noted as stale.
+        assert view._stale and timeline._stale and compact._stale
+        assert view.content == "" and timeline.content == ""
+        await pilot.press("2")
+        await pilot.pause()
+        assert not (view._stale or timeline._stale or compact._stale)
+        assert plain(view.content).strip() == plain(render_partition(app.state)).strip()
+        assert "partition" in plain(timeline.content)
+        # Shown, they follow new events at once.
+        before = plain(view.content)
+        app.feed.push(PartitionChanged(ts=app.state.now + 1, groups=(), cut=()))  # healed
+        app.flush_now()
+        assert plain(view.content) != before
+        assert plain(view.content).strip() == plain(render_partition(app.state)).strip()

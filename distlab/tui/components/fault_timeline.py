@@ -6,8 +6,8 @@ from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
 
+from distlab.tui.components.tab_panel import TabPanel
 from distlab.tui.state import FaultWindow, LabState
 
 
@@ -44,12 +44,12 @@ def _target(target: Any) -> str:
     return "-" if target is None else str(target)
 
 
-class FaultTimeline(Static):
+class FaultTimeline(TabPanel):
     """Faults: active ones first, newest at the top."""
 
     def __init__(self, state: LabState, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.state = state
 
-    def refresh_from_state(self) -> None:
+    def draw(self) -> None:
         self.update(render_timeline(self.state))

@@ -39,6 +39,7 @@ class LayerProgress(Static):
     def __init__(self, state: LabState, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.state = state
+        self._rows = 0
 
     def refresh_from_state(self) -> None:
         s = self.state
@@ -74,7 +75,10 @@ class LayerProgress(Static):
             )
         else:
             table.add_row(Text("no run yet: press a to run all layers", style="dim"), "", "", "")
-        self.update(table)
+        # A row a line (no column wraps): the screen is laid out again only when the
+        # height changes, not for every new count.
+        self.update(table, layout=table.row_count != self._rows)
+        self._rows = table.row_count
 
 
 class Bar:

@@ -11,8 +11,8 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
-from textual.widgets import Static
 
+from distlab.tui.components.tab_panel import TabPanel
 from distlab.tui.state import LabState
 
 LEGEND = "· ok  X cut  ~ slow  % lossy  ! stalled"
@@ -96,12 +96,12 @@ def _node_order(node: str) -> tuple[int, str]:
     return (int(digits) if digits else 0, node)
 
 
-class PartitionView(Static):
+class PartitionView(TabPanel):
     """The partition groups and the link matrix."""
 
     def __init__(self, state: LabState, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.state = state
 
-    def refresh_from_state(self) -> None:
+    def draw(self) -> None:
         self.update(render_partition(self.state))

@@ -46,4 +46,5 @@ class RunBar(Static):
         # name pushed PASS/FAIL off the line.
         room = max(8, (self.size.width or 80) - len("distlab ") - text.cell_len)
         title = self.title if len(self.title) <= room else self.title[: room - 1] + "…"
-        self.update(Text.assemble(("distlab ", "bold"), (title, "bold cyan"), text))
+        # One line high (app.tcss): a new text needs no layout of the whole screen.
+        self.update(Text.assemble(("distlab ", "bold"), (title, "bold cyan"), text), layout=False)

@@ -72,7 +72,9 @@ class TestDetail(VerticalScroll):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.test: TestInfo | None = None
         self.can_focus = True
-        self._listed: tuple[object, ...] | None = None  # what show_failures last drew
+        # What show_failures last drew: how many failures, and the ones listed.
+        self._count = -1
+        self._listed: tuple[tuple[str, str, str], ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(render_test(None), id="detail-body")
@@ -86,12 +88,12 @@ class TestDetail(VerticalScroll):
     def show_failures(self, failures: list[TestInfo]) -> None:
         """No test selected: list the failures instead."""
         self.test = None
-        # Asked after every batch of outcomes; redraw (and re-lay out) only on a change.
-        listed = (
-            len(failures),
-            *((t.nodeid, t.outcome, t.message) for t in failures[:FAILURES_LISTED]),
-        )
-        if listed == self._listed:
+        # Asked after every batch of outcomes: redraw only on a change, and lay the
+        # screen out again only when the lines listed changed (past FAILURES_LISTED,
+        # a new failure changes the counts, not the height).
+        listed = tuple((t.nodeid, t.outcome, t.message) for t in failures[:FAILURES_LISTED])
+        if (len(failures), listed) == (self._count, self._listed):
             return
-        self._listed = listed
-        self.query_one("#detail-body", Static).update(render_failures(failures))
+        body = self.query_one("#detail-body", Static)
+        body.update(render_failures(failures), layout=listed != self._listed)
+        self._count, self._listed = len(failures), listed

@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
-from textual.widgets import Static
 
+from distlab.tui.components.tab_panel import TabPanel
 from distlab.tui.state import EXPECTED_INVALID, LabState
 
 BARS = " ▁▂▃▄▅▆▇█"
@@ -117,7 +117,7 @@ def _ms(v: Any) -> str:
     return "-" if v is None else f"{float(v):.1f}ms"
 
 
-class ThroughputPanel(Static):
+class ThroughputPanel(TabPanel):
     """The workload's live figures."""
 
     def __init__(self, state: LabState, *, compact: bool = False, **kwargs: Any) -> None:
@@ -126,10 +126,15 @@ class ThroughputPanel(Static):
         self.compact = compact
 
     def refresh_from_state(self) -> None:
+        if self.compact:
+            # Only where there is a workload: a suites run has none. Decided even on a
+            # hidden tab: a panel not displayed would never be shown to catch up.
+            self.display = bool(self.state.samples or self.state.checks)
+        super().refresh_from_state()
+
+    def draw(self) -> None:
         width = self.size.width or 80
         if self.compact:
-            # Only where there is a workload: a suites run has none.
-            self.display = bool(self.state.samples or self.state.checks)
             self.update(render_compact(self.state, width))
         else:
             self.update(render_throughput(self.state, width))
