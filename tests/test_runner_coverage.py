@@ -9,12 +9,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
 from distlab.config import load
 from distlab.errors import ConfigError
+from distlab.event_types import Event, TestStart
 from distlab.runner import Run
 from distlab.runner.coverage import LayerCoverage, combine_run, figures_of, package_of
 from distlab.runner.progress import ProgressPrinter
@@ -214,6 +216,40 @@ def test_a_layer_killed_at_its_timeout_records_no_coverage_figure(
     assert unit.outcome == "timeout"
     assert not [m for m in unit.metrics if m.name.startswith("coverage.")]
     assert "coverage" in unit.reason
+
+
+def test_a_stopped_layer_records_no_coverage_figure(demo: Path, tmp_path: Path) -> None:
+    # The stop kills pytest before it saves its own data, as a timeout does.
+    (tmp_path / "check_hang.py").write_text(
+        CHECK.replace("def test_measured_only_where_asked", "def _unused")
+        + "\n\ndef test_hangs():\n    import time\n    time.sleep(120)\n"
+    )
+    args = ["-o", "python_files=check_*.py", "-p", "no:hypothesispytest"]
+    (tmp_path / "config.toml").write_text(
+        '[project]\nrun_dir = "runs"\nreports_dir = "reports"\n'
+        f'[suites.unit]\npaths = ["check_hang.py"]\nargs = {json.dumps(args)}\n'
+        'coverage = ["demo_cov"]\n'
+    )
+    hanging = threading.Event()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, TestStart) and event.nodeid.endswith("test_hangs"):
+            hanging.set()
+
+    run = Run(load(tmp_path / "config.toml"), on_event=on_event, record_history=False)
+    run.start()
+    try:
+        assert hanging.wait(60), "the hanging test never started"
+    finally:
+        run.stop()
+    result = run.wait(60)
+    assert result is not None
+    unit = result.layers[0]
+    assert unit.outcome == "stopped"
+    assert [t.outcome for t in unit.tests] == ["passed"]  # the child-spawning test ran
+    assert not [m for m in unit.metrics if m.name.startswith("coverage.")]
+    assert "coverage not recorded: the layer was stopped" in unit.reason
+    assert not result.coverage
 
 
 def test_the_dashboard_layer_table_shows_coverage_per_layer_and_for_the_run() -> None:

@@ -255,6 +255,12 @@ class Run:
         """The run's coverage over every measured layer, published under the layer name "run"."""
         assert self.run_dir is not None
         measured = {p.name: p.settings.coverage for p in self.plans if p.settings.coverage}
+        # A total over some of the layers reads as the run's, and low: none when a
+        # measured layer has no figure of its own (stopped, killed, never run).
+        missing = [name for name in measured if not _has_coverage(result.layer(name))]
+        if missing:
+            self._note(listener, f"run coverage not combined: no figure from {', '.join(missing)}")
+            return
         figures = combine_run(self.run_dir, measured) if measured else None
         if figures is None:
             return
@@ -336,6 +342,10 @@ class Run:
             layer = result.layer(p.name)
             if layer is not None:
                 layer.outcome, layer.reason = outcome, reason
+
+
+def _has_coverage(layer: LayerResult | None) -> bool:
+    return layer is not None and any(m.name == "coverage.percent" for m in layer.metrics)
 
 
 def _groups(plans: list[LayerPlan]) -> list[list[LayerPlan]]:
