@@ -78,3 +78,58 @@ async def test_with_no_color_done_and_to_go_differ_by_glyph(
     assert 0 < chaos.count(DONE_GLYPH) < chaos.count(TODO_GLYPH)
     all_done = glyphs(rows["unit"])
     assert all_done and set(all_done) == {DONE_GLYPH}
+
+
+async def mark_colors(app: Any, *widget_types: type) -> dict[str, set[int | None]]:
+    """The 16-colour numbers the marks ✗ ✓ ~ are drawn in, as the terminal gets them."""
+    seen: dict[str, set[int | None]] = {"✗": set(), "✓": set(), "~": set()}
+    for widget_type in widget_types:
+        widget = app.query_one(widget_type)
+        width, height = widget.size
+        for strip in widget.render_lines(Region(0, 0, width, height)):
+            for segment in strip:
+                color = segment.style.color if segment.style else None
+                number = color.downgrade(ColorSystem.STANDARD).number if color else None
+                for ch in segment.text:
+                    if ch in seen:
+                        seen[ch].add(number)
+    return seen
+
+
+@pilot_test
+async def test_on_a_16_colour_terminal_marks_keep_their_colour(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Textual's round trip of ANSI names through its theme's RGB drew a failure's
+    # "bold red" magenta and a flaky test's "yellow" bright red on 16 colours;
+    # there the names go to the terminal's own palette as they are.
+    from textual import constants
+
+    from distlab.tui.components.run_bar import RunBar
+    from distlab.tui.components.suites_tree import SuitesTree
+
+    monkeypatch.setattr(constants, "COLOR_SYSTEM", "standard")
+    app = replay_app("running")
+    assert app.ansi_color is True
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        marks = await mark_colors(app, RunBar, SuitesTree)
+    assert marks["✗"] == {1}, marks  # red
+    assert marks["✓"] == {2}, marks  # green
+    assert marks["~"] == {3}, marks  # yellow
+
+
+def test_a_truecolor_terminal_keeps_textuals_theme(monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual import constants
+
+    monkeypatch.setattr(constants, "COLOR_SYSTEM", "truecolor")
+    assert replay_app("running").ansi_color is not True
+
+
+def test_no_color_on_16_colours_keeps_the_monochrome_greys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # NO_COLOR's monochrome filter turns ANSI colour names into black on black.
+    from textual import constants
+
+    monkeypatch.setattr(constants, "COLOR_SYSTEM", "standard")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert replay_app("running").ansi_color is not True

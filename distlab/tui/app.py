@@ -116,6 +116,14 @@ class DistlabApp(App[int]):
         initial_tab: str = "suites",
     ) -> None:
         super().__init__()
+        if self.console.color_system == "standard" and not self.no_color:
+            # On 16 colours Textual's round trip of ANSI names through its theme's
+            # truecolor does not come back: a failure's "bold red" drew magenta, a
+            # flaky test's "yellow" bright red (tmux, TERM=screen). The names are
+            # what such a terminal shows best: pass them through to its palette.
+            # Not with NO_COLOR: its monochrome filter, chosen before this line,
+            # turns ANSI names into black on black.
+            self.ansi_color = True
         self.backend = backend
         self.state = LabState()
         self.feed = feed or EventFeed()
