@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from cluster_helpers import echo_settings
+from cluster_helpers import echo_settings, wait_for
 
 from distlab.cluster import Cluster
 from distlab.workload import (
@@ -65,17 +65,27 @@ def test_bound_clients_stay_on_their_member_through_a_pause(cluster: Cluster) ->
         recorder,
         mix=OpMix({"read": 1}),
         clients=4,
-        duration_s=3.0,
+        duration_s=60.0,  # ended by stop() below; the waits are on what happened
         timeout_s=0.3,
         bind="member",
         members=["n2", "n3"],
     )
+
+    def processes_of(index: int) -> set[int]:
+        with lock:
+            return {s.process for s in opened if s.index == index}
+
     w.start()
-    threading.Event().wait(0.5)
-    cluster["n2"].pause()  # its clients' ops time out: info, a new process each time
-    threading.Event().wait(1.0)
-    cluster["n2"].resume()
-    w.join()
+    try:
+        assert wait_for(lambda: all(processes_of(i) for i in range(4)), 20), opened
+        cluster["n2"].pause()  # its clients' ops time out: info, a new process each time
+        # Both n2 slots follow an info with a new process, still on n2 (a fixed
+        # one-second pause was not always long enough on a loaded machine).
+        followed = wait_for(lambda: len(processes_of(0)) > 1 and len(processes_of(2)) > 1, 20)
+        cluster["n2"].resume()
+    finally:
+        w.stop()
+        w.join(30)
     by_slot: dict[int, set[str | None]] = defaultdict(set)
     processes: dict[int, set[int]] = defaultdict(set)
     for slot in opened:
@@ -83,7 +93,7 @@ def test_bound_clients_stay_on_their_member_through_a_pause(cluster: Cluster) ->
         processes[slot.index].add(slot.process)
     # Slots 0 and 2 on n2, 1 and 3 on n3, for the whole run -- new processes included.
     assert dict(by_slot) == {0: {"n2"}, 1: {"n3"}, 2: {"n2"}, 3: {"n3"}}
-    assert len(processes[0]) > 1 and len(processes[2]) > 1, processes  # they did follow an info
+    assert followed, processes  # they did follow an info
     history = recorder.history()
     assert any(op.type == "info" for op in history.ops)
 
