@@ -196,11 +196,8 @@ def test_the_runner_measures_a_layer_and_its_children_and_gates_the_figure(
     assert (Path(result.run_dir) / "coverage" / "html" / "index.html").is_file()
 
 
-def test_a_layer_killed_at_its_timeout_records_no_coverage_figure(
-    demo: Path, tmp_path: Path
-) -> None:
-    # Its children saved their data, pytest itself never did: a figure from the
-    # children alone would read as a real, very low coverage.
+def hanging_layer(tmp_path: Path, extra: str = "") -> Path:
+    """A measured unit layer: a test that starts a child process, then one that hangs."""
     (tmp_path / "check_hang.py").write_text(
         CHECK.replace("def test_measured_only_where_asked", "def _unused")
         + "\n\ndef test_hangs():\n    import time\n    time.sleep(120)\n"
@@ -209,9 +206,18 @@ def test_a_layer_killed_at_its_timeout_records_no_coverage_figure(
     (tmp_path / "config.toml").write_text(
         '[project]\nrun_dir = "runs"\nreports_dir = "reports"\n'
         f'[suites.unit]\npaths = ["check_hang.py"]\nargs = {json.dumps(args)}\n'
-        'coverage = ["demo_cov"]\ntimeout_s = 15\n'
+        f'coverage = ["demo_cov"]\n{extra}'
     )
-    result = Run(load(tmp_path / "config.toml"), record_history=False).execute()
+    return tmp_path / "config.toml"
+
+
+def test_a_layer_killed_at_its_timeout_records_no_coverage_figure(
+    demo: Path, tmp_path: Path
+) -> None:
+    # Its children saved their data, pytest itself never did: a figure from the
+    # children alone would read as a real, very low coverage.
+    config = hanging_layer(tmp_path, "timeout_s = 15\n")
+    result = Run(load(config), record_history=False).execute()
     unit = result.layers[0]
     assert unit.outcome == "timeout"
     assert not [m for m in unit.metrics if m.name.startswith("coverage.")]
@@ -220,23 +226,14 @@ def test_a_layer_killed_at_its_timeout_records_no_coverage_figure(
 
 def test_a_stopped_layer_records_no_coverage_figure(demo: Path, tmp_path: Path) -> None:
     # The stop kills pytest before it saves its own data, as a timeout does.
-    (tmp_path / "check_hang.py").write_text(
-        CHECK.replace("def test_measured_only_where_asked", "def _unused")
-        + "\n\ndef test_hangs():\n    import time\n    time.sleep(120)\n"
-    )
-    args = ["-o", "python_files=check_*.py", "-p", "no:hypothesispytest"]
-    (tmp_path / "config.toml").write_text(
-        '[project]\nrun_dir = "runs"\nreports_dir = "reports"\n'
-        f'[suites.unit]\npaths = ["check_hang.py"]\nargs = {json.dumps(args)}\n'
-        'coverage = ["demo_cov"]\n'
-    )
+    config = hanging_layer(tmp_path)
     hanging = threading.Event()
 
     def on_event(event: Event) -> None:
         if isinstance(event, TestStart) and event.nodeid.endswith("test_hangs"):
             hanging.set()
 
-    run = Run(load(tmp_path / "config.toml"), on_event=on_event, record_history=False)
+    run = Run(load(config), on_event=on_event, record_history=False)
     run.start()
     try:
         assert hanging.wait(60), "the hanging test never started"
