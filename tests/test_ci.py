@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import xmlschema
 from junitparser import JUnitXml
-from throwaway_suites import DATA, PYTEST_ARGS
+from throwaway_suites import DATA, PYTEST_ARGS, sigterm_once_hanging
 
 PASS = {"unit": {"suite": "suites_pass"}}
 
@@ -210,18 +208,7 @@ def test_sigterm_stops_the_run_kills_its_tests_and_still_writes_reports(tmp_path
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not list(tmp_path.glob("runs/*/hang-child.pid")):
-            assert time.monotonic() < deadline, "the hanging test never started"
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err = sigterm_once_hanging(proc, tmp_path / "runs")
     assert proc.returncode == 130, out + err
     (pid_file,) = tmp_path.glob("runs/*/hang-child.pid")
     child = int(pid_file.read_text())

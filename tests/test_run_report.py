@@ -9,15 +9,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from throwaway_suites import DATA, PYTEST_ARGS
+from throwaway_suites import DATA, PYTEST_ARGS, sigterm_once_hanging
 
 from distlab import events
 from distlab.cli.main import main
@@ -381,18 +379,7 @@ def test_ci_writes_report_html_into_the_run_dir_and_prints_its_path(tmp_path: Pa
 
 def test_a_run_stopped_by_sigterm_still_writes_its_report(tmp_path: Path) -> None:
     proc = ci(tmp_path, "suites_hang")
-    try:
-        deadline = time.monotonic() + 60
-        while not list(tmp_path.glob("runs/*/hang-child.pid")):
-            assert time.monotonic() < deadline, "the hanging test never started"
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err = sigterm_once_hanging(proc, tmp_path / "runs")
     assert proc.returncode == 130, out + err
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert f"distlab: run report {run_dir / 'report.html'}" in out.splitlines()

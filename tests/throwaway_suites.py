@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -17,3 +20,24 @@ PYTEST_ARGS = [
     "-p",
     "no:syrupy",
 ]
+
+
+def sigterm_once_hanging(proc: subprocess.Popen[str], run_root: Path) -> tuple[str, str]:
+    """SIGTERM a ``distlab --ci`` of ``suites_hang`` once its hanging test runs; (out, err).
+
+    The hanging test writes ``hang-child.pid`` into its run directory under
+    ``run_root`` when it starts: waiting on that, not a sleep, is what makes the
+    signal land mid-test.
+    """
+    try:
+        deadline = time.monotonic() + 60
+        while not list(run_root.glob("*/hang-child.pid")):
+            assert time.monotonic() < deadline, "the hanging test never started"
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        return proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
