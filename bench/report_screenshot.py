@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,30 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._chromium import find_chromium, shoot  # noqa: E402
 from bench._results import record  # noqa: E402
 from distlab import events  # noqa: E402
 from distlab.report import run_html  # noqa: E402
 
 T0 = 1_800_000_000.0
-
-
-def shoot(chromium: str, page: Path, png: Path, height: int) -> int:
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            f"--screenshot={png}",
-            f"--window-size=1400,{height}",
-            page.resolve().as_uri(),
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return png.stat().st_size
 
 
 def long_run(run_dir: Path) -> None:
@@ -116,12 +97,12 @@ def main() -> int:
     pages["long"] = build("synthetic 1 h run", long_dir)
     if len(sys.argv) > 2:
         pages["run"] = build("given run", Path(sys.argv[2]))
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = find_chromium()
     if chromium is None:
         print("no chromium (apt-get install -y chromium): timings only", file=sys.stderr)
         return 0
     for name, page in pages.items():
-        size = shoot(chromium, page, out / f"report-{name}.png", 3000)
+        size = shoot(chromium, page, out / f"report-{name}.png", 1400, 3000)
         print(f"{out / f'report-{name}.png'}: {size:,} bytes")
     print(f"screenshots in {out}")
     return 0

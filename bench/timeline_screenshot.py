@@ -13,8 +13,6 @@ Prints where the PNGs are (figures: their byte sizes, so a blank page shows).
 from __future__ import annotations
 
 import random
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._chromium import find_chromium, shoot  # noqa: E402
 from bench._results import record  # noqa: E402
 from distlab.checkers import Register, check_linearizable, load, timeline, txn_report  # noqa: E402
 from distlab.checkers.transactions import check_transactions  # noqa: E402
@@ -29,26 +28,8 @@ from distlab.checkers.txn import ListAppend  # noqa: E402
 from distlab.workload.simulate import mutate_read, simulate, write_jsonl  # noqa: E402
 
 
-def shoot(chromium: str, page: Path, png: Path, height: int) -> int:
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--screenshot={png}",
-            f"--window-size=1100,{height}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return png.stat().st_size
-
-
 def main() -> int:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = find_chromium()
     if chromium is None:
         print("no chromium (apt-get install -y chromium)", file=sys.stderr)
         return 1
@@ -61,12 +42,12 @@ def main() -> int:
     write_jsonl(recs, history_path)
     result = check_linearizable(load(history_path, Register()), Register())
     page = timeline.write(result, str(history_path), out / "register-1000.timeline.html")
-    size = shoot(chromium, page, out / "register-1000.timeline.png", 900)
+    size = shoot(chromium, page, out / "register-1000.timeline.png", 1100, 900)
     record("timeline screenshot (1,000-op history), PNG size", size / 1000, "kB")
     skew = ROOT / "tests/data/histories/list-append/G2-item_write_skew.jsonl"
     tres = check_transactions(load(skew, ListAppend()), ListAppend())
     page = txn_report.write(tres, str(skew), out / "write-skew.anomalies.html")
-    size = shoot(chromium, page, out / "write-skew.anomalies.png", 700)
+    size = shoot(chromium, page, out / "write-skew.anomalies.png", 1100, 700)
     record("anomalies page screenshot (write skew), PNG size", size / 1000, "kB")
     print(f"screenshots in {out}")
     return 0
