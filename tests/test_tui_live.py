@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from tui_helpers import DATA, pilot_test
+from tui_helpers import DATA, lab_config, pilot_test
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTLAB = [sys.executable, "-m", "distlab.cli.main"]
@@ -277,17 +277,7 @@ def test_distlab_lab_replays_a_saved_schedule_in_the_dashboard(
     )
     (tmp_path / "schedule.json").write_text(schedule.to_json())
     runs = tmp_path / "runs"
-    config = tmp_path / "config.toml"
-    config.write_text(
-        (ROOT / "config.toml")
-        .read_text()
-        .replace('run_dir = ".distlab/runs"', f'run_dir = "{runs}"')
-        .replace(
-            'client = "suites.support.refsys_client:adapter"', 'client = "lab_adapter:adapter"'
-        )
-    )
-    # An adapter beside the config, imported relative to its directory.
-    (tmp_path / "lab_adapter.py").write_text("from suites.support.refsys_client import adapter\n")
+    config = lab_config(tmp_path)
     t = terminal(
         [*DISTLAB, "--config", str(config), "lab", "--replay", str(tmp_path / "schedule.json")],
         env={"PYTHONPATH": str(ROOT)},

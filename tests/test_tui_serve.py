@@ -25,7 +25,7 @@ import aiohttp
 import psutil
 import pytest
 from test_tui_live import ROOT
-from tui_helpers import DATA, pilot_test
+from tui_helpers import DATA, lab_config, pilot_test
 
 EXIT_S = 20  # the app must be gone this soon (a lab's close waits for its nodes)
 REPLAY = f"{sys.executable} -m distlab.cli.main replay {DATA / 'events_finished.jsonl'}"
@@ -215,17 +215,7 @@ async def test_sigterm_ends_the_served_app(serve: Callable[..., Served]) -> None
 
 def lab_command(tmp_path: Path) -> tuple[str, dict[str, str]]:
     """`distlab lab` on the shipped config, its sessions under ``tmp_path/runs``."""
-    config = tmp_path / "config.toml"
-    config.write_text(
-        (ROOT / "config.toml")
-        .read_text()
-        .replace('run_dir = ".distlab/runs"', f'run_dir = "{tmp_path / "runs"}"')
-        .replace(
-            'client = "suites.support.refsys_client:adapter"', 'client = "lab_adapter:adapter"'
-        )
-    )
-    # The adapter beside the config, imported relative to its directory.
-    (tmp_path / "lab_adapter.py").write_text("from suites.support.refsys_client import adapter\n")
+    config = lab_config(tmp_path)
     command = f"{sys.executable} -m distlab.cli.main --config {config} lab --rate 20 --minutes 1"
     return command, {"PYTHONPATH": str(ROOT)}
 

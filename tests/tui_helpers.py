@@ -95,3 +95,24 @@ def pilot_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
         asyncio.run(fn(*args, **kwargs))  # type: ignore[arg-type]
 
     return wrapper
+
+
+def lab_config(tmp_path: Path) -> Path:
+    """The shipped config for `distlab lab`, its sessions under ``tmp_path/runs``.
+
+    The lab's client adapter is imported relative to the config's directory, so
+    a one-line adapter beside it re-exports the reference system's (run the lab
+    with ``PYTHONPATH`` set to the repository root).
+    """
+    root = Path(__file__).resolve().parents[1]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        (root / "config.toml")
+        .read_text()
+        .replace('run_dir = ".distlab/runs"', f'run_dir = "{tmp_path / "runs"}"')
+        .replace(
+            'client = "suites.support.refsys_client:adapter"', 'client = "lab_adapter:adapter"'
+        )
+    )
+    (tmp_path / "lab_adapter.py").write_text("from suites.support.refsys_client import adapter\n")
+    return config
